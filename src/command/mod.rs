@@ -1,0 +1,107 @@
+//! A client's command: its arguments as `Bytes` slices of the read buffer, plus the raw frame
+//! they came from so an untouched command is forwarded byte for byte.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// One request. Invariant: `args` is never empty (`args[0]` is the command name), and `raw`,
+/// when present, is exactly the RESP encoding of `args`.
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub args: Vec<Bytes>,
+    raw: Option<Bytes>,
+}
+
+impl Command {
+    /// A command built from arguments (inline requests, commands the sidecar makes itself).
+    pub fn new(args: Vec<Bytes>) -> Command {
+        debug_assert!(!args.is_empty());
+        Command { args, raw: None }
+    }
+
+    /// A command parsed from `raw`, which must be the RESP encoding of `args`.
+    pub fn with_raw(args: Vec<Bytes>, raw: Bytes) -> Command {
+        Command { args, raw: Some(raw) }
+    }
+
+    /// A command from string literals, for tests and commands the sidecar sends itself.
+    pub fn from_strs(args: &[&str]) -> Command {
+        Command::new(args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect())
+    }
+
+    pub fn name(&self) -> &[u8] {
+        &self.args[0]
+    }
+
+    /// Whether this is the command `name` (ASCII case-insensitive; no allocation).
+    pub fn is(&self, name: &str) -> bool {
+        self.args[0].eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// Whether argument `i` exists and equals `word`, ignoring ASCII case.
+    pub fn arg_is(&self, i: usize, word: &str) -> bool {
+        self.args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+    }
+
+    /// Mutable access to the arguments; the raw frame is dropped since it no longer matches.
+    pub fn args_mut(&mut self) -> &mut Vec<Bytes> {
+        self.raw = None;
+        &mut self.args
+    }
+
+    /// Size of the request on the wire (the raw frame, or its re-encoding).
+    pub fn wire_len(&self) -> usize {
+        match &self.raw {
+            Some(raw) => raw.len(),
+            None => self.args.iter().map(|a| a.len() + 16).sum::<usize>() + 16,
+        }
+    }
+
+    /// Appends the RESP encoding of this command to `out` (the raw bytes when unchanged).
+    pub fn encode(&self, out: &mut BytesMut) {
+        match &self.raw {
+            Some(raw) => out.extend_from_slice(raw),
+            None => encode_args(&self.args, out),
+        }
+    }
+
+    /// The lowercase command name, for metrics and logs (allocates; not for the hot path).
+    pub fn name_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.args[0]).to_ascii_lowercase()
+    }
+}
+
+/// Encodes `args` as a RESP array of bulk strings.
+pub fn encode_args<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
+    let mut num = itoa::Buffer::new();
+    out.put_u8(b'*');
+    out.put_slice(num.format(args.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for arg in args {
+        let arg = arg.as_ref();
+        out.reserve(arg.len() + 16);
+        out.put_u8(b'$');
+        out.put_slice(num.format(arg.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(arg);
+        out.put_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_args_as_resp() {
+        let mut out = BytesMut::new();
+        Command::from_strs(&["SET", "k", "v"]).encode(&mut out);
+        assert_eq!(&out[..], b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn matches_names_case_insensitively() {
+        let cmd = Command::from_strs(&["get", "k"]);
+        assert!(cmd.is("GET") && !cmd.is("GETEX"));
+        assert!(cmd.arg_is(1, "K"));
+    }
+}

@@ -1,0 +1,285 @@
+//! Configuration: defaults, then the TOML file, then environment variables, then flags.
+//!
+//! Invariant: a [`Config`] that `load` returns has been validated; every invalid field is
+//! reported at once in [`ConfigError`], naming the field, the value and what is allowed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::upstream::UpstreamUrl;
+
+/// Command-line flags. Each overrides the file and the environment.
+#[derive(Parser, Debug, Default)]
+#[command(name = "redis-sidecar", version, about = "A Redis-protocol sidecar for Redis and Upstash.")]
+pub struct Cli {
+    /// Address clients connect to [env: SIDECAR_LISTEN] [default: 127.0.0.1:6380]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Upstream Redis, redis:// or rediss:// (TLS); unset serves from the embedded store
+    /// [env: SIDECAR_UPSTREAM_URL, then UPSTASH_REDIS_URL, then REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Address of the HTTP server for metrics and health [env: PORT, as 0.0.0.0:$PORT]
+    /// [default: 127.0.0.1:9180]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// TOML configuration file [default: config/sidecar.toml when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration, print the result, and exit
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// The file's shape. Every section and key is optional; unknown keys are refused.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FileConfig {
+    server: ServerSection,
+    upstream: UpstreamSection,
+    limits: LimitsSection,
+    store: StoreSection,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ServerSection {
+    listen: Option<String>,
+    http: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct UpstreamSection {
+    url: Option<String>,
+    connect_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LimitsSection {
+    max_request_bytes: Option<u64>,
+    max_clients: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct StoreSection {
+    maxmemory: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub http: SocketAddr,
+    pub upstream: Option<UpstreamUrl>,
+    pub connect_timeout: Duration,
+    pub max_request_bytes: usize,
+    pub max_clients: usize,
+    pub maxmemory: u64,
+    /// The file the configuration was read from, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Every problem found in the configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// The default file, read when `--config` is not given and it exists.
+pub const DEFAULT_FILE: &str = "config/sidecar.toml";
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+        Config::load_with_env(cli, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Loads with `env` standing in for the environment (tests pass a map).
+    pub fn load_with_env(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut errors = Vec::new();
+        let path = match &cli.config {
+            Some(p) => Some(p.clone()),
+            None => Path::new(DEFAULT_FILE).exists().then(|| PathBuf::from(DEFAULT_FILE)),
+        };
+        let file = match &path {
+            Some(p) => read_file(p).unwrap_or_else(|e| {
+                errors.push(e);
+                FileConfig::default()
+            }),
+            None => FileConfig::default(),
+        };
+
+        let listen = pick(&cli.listen, env("SIDECAR_LISTEN"), &file.server.listen, "127.0.0.1:6380");
+        let http = match (&cli.http, env("PORT")) {
+            (Some(flag), _) => flag.clone(),
+            (None, Some(port)) => format!("0.0.0.0:{port}"),
+            (None, None) => file.server.http.clone().unwrap_or_else(|| "127.0.0.1:9180".into()),
+        };
+        let upstream_text = cli
+            .upstream
+            .clone()
+            .or_else(|| env("SIDECAR_UPSTREAM_URL"))
+            .or_else(|| env("UPSTASH_REDIS_URL"))
+            .or_else(|| env("REDIS_URL"))
+            .or(file.upstream.url.clone());
+
+        let listen = addr("server.listen (--listen, SIDECAR_LISTEN)", &listen, &mut errors);
+        let http = addr("server.http (--http, PORT)", &http, &mut errors);
+        let upstream = upstream_text.as_deref().and_then(|text| match UpstreamUrl::parse(text) {
+            Ok(url) => Some(url),
+            Err(e) => {
+                errors.push(format!("upstream.url (--upstream, SIDECAR_UPSTREAM_URL): {e}"));
+                None
+            }
+        });
+        if let (Some(url), Some(listen)) = (&upstream, listen) {
+            if points_at(url, listen) {
+                errors.push(format!(
+                    "upstream.url: {url} is the sidecar's own listen address {listen}; it would forward to itself"
+                ));
+            }
+        }
+        let connect_timeout_ms = file.upstream.connect_timeout_ms.unwrap_or(2000);
+        if connect_timeout_ms == 0 {
+            errors.push("upstream.connect_timeout_ms: 0 is not allowed; use a number of milliseconds >= 1".into());
+        }
+        let max_request_bytes = file.limits.max_request_bytes.unwrap_or(10 * 1024 * 1024);
+        if !(1024..=512 * 1024 * 1024).contains(&max_request_bytes) {
+            errors.push(format!(
+                "limits.max_request_bytes: {max_request_bytes} is out of range; allowed 1024 to 536870912"
+            ));
+        }
+        let max_clients = file.limits.max_clients.unwrap_or(10_000);
+        if max_clients == 0 {
+            errors.push("limits.max_clients: 0 is not allowed; use a number >= 1".into());
+        }
+        let maxmemory = match &file.store.maxmemory {
+            None => 256 * 1024 * 1024,
+            Some(text) => parse_size(text).unwrap_or_else(|| {
+                errors.push(format!(
+                    "store.maxmemory: '{text}' is not a size; use bytes or a unit, e.g. \"256mb\", \"1gb\", \"0\" for none"
+                ));
+                0
+            }),
+        };
+
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Config {
+            listen: listen.expect("checked"),
+            http: http.expect("checked"),
+            upstream,
+            connect_timeout: Duration::from_millis(connect_timeout_ms),
+            max_request_bytes: max_request_bytes as usize,
+            max_clients: max_clients as usize,
+            maxmemory,
+            file: path,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))
+}
+
+fn pick(flag: &Option<String>, env: Option<String>, file: &Option<String>, default: &str) -> String {
+    flag.clone().or(env).or(file.clone()).unwrap_or_else(|| default.to_string())
+}
+
+fn addr(field: &str, text: &str, errors: &mut Vec<String>) -> Option<SocketAddr> {
+    let resolved = text.parse::<SocketAddr>().ok().or_else(|| {
+        // Accept "localhost:6380" as users write it.
+        let (host, port) = text.rsplit_once(':')?;
+        (host == "localhost").then(|| format!("127.0.0.1:{port}").parse().ok()).flatten()
+    });
+    if resolved.is_none() {
+        errors.push(format!("{field}: '{text}' is not an address; use IP:PORT, e.g. 127.0.0.1:6380 or 0.0.0.0:6380"));
+    }
+    resolved
+}
+
+/// Whether `url` names this sidecar's own listening socket.
+fn points_at(url: &UpstreamUrl, listen: SocketAddr) -> bool {
+    if url.port != listen.port() {
+        return false;
+    }
+    let host = url.host.as_str();
+    let local = matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0");
+    host == listen.ip().to_string() || (local && (listen.ip().is_loopback() || listen.ip().is_unspecified()))
+}
+
+/// Parses sizes as redis.conf does: `1024`, `256mb`, `1gb`, `64k`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(cli: Cli, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load_with_env(&cli, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_then_env_then_flags() {
+        let c = load(Cli::default(), &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:6380");
+        assert_eq!(c.http.to_string(), "127.0.0.1:9180");
+        assert!(c.upstream.is_none());
+        let c = load(Cli::default(), &[("PORT", "8080"), ("REDIS_URL", "redis://a:1"), ("UPSTASH_REDIS_URL", "rediss://b:2")])
+            .unwrap();
+        assert_eq!(c.http.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.upstream.unwrap().host, "b", "UPSTASH_REDIS_URL wins over REDIS_URL");
+        let cli = Cli { upstream: Some("redis://c:3".into()), listen: Some("127.0.0.1:7000".into()), ..Cli::default() };
+        let c = load(cli, &[("SIDECAR_UPSTREAM_URL", "redis://d:4"), ("SIDECAR_LISTEN", "127.0.0.1:1")]).unwrap();
+        assert_eq!((c.upstream.unwrap().host.as_str(), c.listen.port()), ("c", 7000));
+    }
+
+    #[test]
+    fn reports_every_invalid_field() {
+        let cli = Cli { upstream: Some("http://x".into()), listen: Some("nowhere".into()), ..Cli::default() };
+        let err = load(cli, &[]).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(err.to_string().contains("use redis:// or rediss://"));
+        assert!(err.to_string().contains("server.listen"));
+    }
+
+    #[test]
+    fn refuses_an_upstream_that_is_the_sidecar_itself() {
+        let cli = Cli { upstream: Some("redis://localhost:6380".into()), ..Cli::default() };
+        assert!(load(cli, &[]).unwrap_err().to_string().contains("forward to itself"));
+    }
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size("256mb"), Some(256 * 1024 * 1024));
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("lots"), None);
+    }
+}

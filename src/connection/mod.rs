@@ -1,0 +1,74 @@
+//! One client connection: read, parse every complete request, serve the batch, write the
+//! replies with one write.
+//!
+//! Invariants (for every backend): one reply per request, in request order; a protocol error
+//! is answered with `-ERR Protocol error: ...` and then the connection closes, while every other
+//! error answers that one request and the connection goes on.
+
+mod embedded;
+mod forward;
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::command::Command;
+use crate::protocol::{Limits, ParseError, RequestParser};
+use crate::store::Store;
+use crate::upstream::UpstreamConfig;
+
+/// Who serves a client's commands.
+#[derive(Clone)]
+pub enum Backend {
+    /// The in-process store (no upstream configured).
+    Embedded(Store),
+    /// A Redis server, over a connection of the client's own.
+    Upstream(Arc<UpstreamConfig>),
+}
+
+/// What every connection shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub backend: Backend,
+    pub limits: Limits,
+    /// Becomes true when the server shuts down: stop reading, answer what is in flight, close.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Initial capacity of a client's read buffer; it grows for large requests.
+const READ_CHUNK: usize = 16 * 1024;
+/// While this much is buffered for a client (unsent replies, unparsed requests), stop reading it.
+const BACKPRESSURE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Serves one client until it leaves, errs, or the server shuts down.
+pub async fn serve(socket: TcpStream, shared: Shared) {
+    let _ = socket.set_nodelay(true);
+    match shared.backend.clone() {
+        Backend::Embedded(store) => embedded::serve(socket, store, shared).await,
+        Backend::Upstream(config) => forward::serve(socket, config, shared).await,
+    }
+}
+
+/// Parses every complete request in `buf` into `batch`. A parse error ends the batch: the
+/// requests before it are still served, then the error is answered and the connection closed.
+fn parse_batch(parser: &mut RequestParser, buf: &mut BytesMut, limits: &Limits, batch: &mut Vec<Command>) -> Option<ParseError> {
+    loop {
+        match parser.next(buf, limits) {
+            Ok(Some(cmd)) => batch.push(cmd),
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "closing client after protocol error");
+                return Some(e);
+            }
+        }
+    }
+}
+
+/// Lets an idle connection give back a large read buffer (after a big request).
+fn shrink_if_idle(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+        *buf = BytesMut::with_capacity(READ_CHUNK);
+    }
+}

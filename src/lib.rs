@@ -1,0 +1,21 @@
+//! redis-sidecar: a Redis-protocol proxy that sits next to an application.
+//!
+//! Module map, along the data path:
+//! - [`server`]: accept loop, client limit, graceful shutdown.
+//! - [`connection`]: one client: read, parse the batch, serve it, write the replies at once.
+//! - [`protocol`]: RESP requests in, replies out, upstream frames delimited; no I/O.
+//! - [`command`]: the command view (arguments as slices of the read buffer).
+//! - [`upstream`]: upstream URLs, connections, and matching replies to requests.
+//! - [`store`]: the embedded Redis-compatible store.
+//! - [`config`]: defaults < file < env < flags, validated.
+//! - [`http`]: health endpoint.
+
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod http;
+pub mod logging;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod upstream;

@@ -1,0 +1,328 @@
+//! Client requests: RESP multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and inline lines
+//! (`GET k\r\n`, as telnet sends), parsed the way Redis's networking.c does, with its error texts.
+//!
+//! Invariants: nothing is allocated for a length header until the header has been checked
+//! against [`Limits`]; a complete multibulk request becomes one frozen `Bytes` whose slices are
+//! the arguments (no copy per argument); an incomplete request consumes nothing.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::command::Command;
+
+/// Bounds on what one request may claim before anything is allocated for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request (the whole frame) accepted; larger ones are refused with a size error.
+    pub max_request_bytes: usize,
+    /// Most arguments in one request (Redis: 1024 * 1024 for multibulk).
+    pub max_args: usize,
+    /// Longest inline line, and longest length header (Redis: 64 KiB).
+    pub max_inline_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_request_bytes: 10 * 1024 * 1024, max_args: 1024 * 1024, max_inline_bytes: 64 * 1024 }
+    }
+}
+
+/// Why a request could not be parsed. Every variant closes the connection after its reply;
+/// the message is the text Redis itself sends, so clients see familiar errors.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    #[error("Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    #[error("Protocol error: expected '$', got '{}'", char::from(*.0))]
+    ExpectedBulk(u8),
+    #[error("Protocol error: too big mbulk count string")]
+    TooBigCount,
+    #[error("Protocol error: too big bulk count string")]
+    TooBigBulkCount,
+    #[error("Protocol error: too big inline request")]
+    TooBigInline,
+    #[error("Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+    #[error("max request size exceeded: {size} bytes, limit {limit}")]
+    TooLarge { size: usize, limit: usize },
+}
+
+impl ParseError {
+    /// The error line sent to the client (without the leading `-`).
+    pub fn reply_text(&self) -> String {
+        format!("ERR {self}")
+    }
+}
+
+/// A reusable parser; it keeps a scratch list of argument ranges so parsing allocates only the
+/// argument vector of each command.
+#[derive(Default)]
+pub struct RequestParser {
+    ranges: Vec<(usize, usize)>,
+}
+
+impl RequestParser {
+    /// Takes the next complete request off the front of `buf`. `Ok(None)` means more bytes are
+    /// needed. Empty requests (`*0`, blank inline lines) are skipped, as Redis skips them.
+    pub fn next(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Command>, ParseError> {
+        loop {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let parsed = if buf[0] == b'*' { self.multibulk(buf, limits)? } else { inline(buf, limits)? };
+            match parsed {
+                Parsed::Incomplete => return Ok(None),
+                Parsed::Empty => continue,
+                Parsed::Command(cmd) => return Ok(Some(cmd)),
+            }
+        }
+    }
+
+    fn multibulk(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ParseError> {
+        let Some((count, mut pos)) = header(buf, 1, limits.max_inline_bytes, ParseError::TooBigCount)? else {
+            return Ok(Parsed::Incomplete);
+        };
+        let count = count.ok_or(ParseError::InvalidMultibulkLength)?;
+        if count > limits.max_args as i64 {
+            return Err(ParseError::InvalidMultibulkLength);
+        }
+        if count <= 0 {
+            buf.advance(pos);
+            return Ok(Parsed::Empty);
+        }
+        self.ranges.clear();
+        for _ in 0..count {
+            let Some(&kind) = buf.get(pos) else { return Ok(Parsed::Incomplete) };
+            if kind != b'$' {
+                return Err(ParseError::ExpectedBulk(kind));
+            }
+            let Some((len, start)) = header(buf, pos + 1, limits.max_inline_bytes, ParseError::TooBigBulkCount)?
+            else {
+                return Ok(Parsed::Incomplete);
+            };
+            let len = match len {
+                Some(len) if (0..=512 * 1024 * 1024).contains(&len) => len as usize,
+                _ => return Err(ParseError::InvalidBulkLength),
+            };
+            let end = start + len;
+            if end + 2 > limits.max_request_bytes {
+                return Err(ParseError::TooLarge { size: end + 2, limit: limits.max_request_bytes });
+            }
+            if buf.len() < end + 2 {
+                return Ok(Parsed::Incomplete);
+            }
+            self.ranges.push((start, end));
+            pos = end + 2;
+        }
+        let frame = buf.split_to(pos).freeze();
+        let args = self.ranges.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+        Ok(Parsed::Command(Command::with_raw(args, frame)))
+    }
+}
+
+enum Parsed {
+    Incomplete,
+    Empty,
+    Command(Command),
+}
+
+/// Reads a `<int>\r\n` header starting at `from`. Returns the value (None if not an integer)
+/// and the position after the CRLF; `Ok(None)` if the CRLF has not arrived yet.
+#[allow(clippy::type_complexity)]
+fn header(buf: &[u8], from: usize, max: usize, too_big: ParseError) -> Result<Option<(Option<i64>, usize)>, ParseError> {
+    let rest = &buf[from.min(buf.len())..];
+    match rest.iter().position(|&b| b == b'\r') {
+        Some(cr) if cr + 1 < rest.len() => Ok(Some((parse_int(&rest[..cr]), from + cr + 2))),
+        Some(_) => Ok(None),
+        None if rest.len() > max => Err(too_big),
+        None => Ok(None),
+    }
+}
+
+/// Parses a decimal integer strictly, as Redis's string2ll: optional '-', digits, no spaces.
+pub fn parse_int(digits: &[u8]) -> Option<i64> {
+    let (neg, body) = match digits.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, digits),
+    };
+    if body.is_empty() || body.len() > 19 || (body[0] == b'0' && body.len() > 1) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in body {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub((d - b'0') as i64)?;
+    }
+    if neg {
+        Some(n)
+    } else {
+        n.checked_neg()
+    }
+}
+
+fn inline(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ParseError> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > limits.max_inline_bytes {
+            return Err(ParseError::TooBigInline);
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    let line = buf.split_to(nl + 1);
+    let text = line[..nl].strip_suffix(b"\r").unwrap_or(&line[..nl]);
+    let args = split_args(text).ok_or(ParseError::UnbalancedQuotes)?;
+    if args.is_empty() {
+        return Ok(Parsed::Empty);
+    }
+    Ok(Parsed::Command(Command::new(args)))
+}
+
+/// Splits an inline line into arguments as Redis's `sdssplitargs`: whitespace separates,
+/// "double quotes" take C escapes (`\n`, `\xHH`, ...), 'single quotes' take `\'`.
+/// `None` when quotes are unbalanced or a closing quote is not followed by a space.
+pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Some(args);
+        }
+        let mut cur = Vec::new();
+        let (mut in_dq, mut in_sq) = (false, false);
+        loop {
+            let c = line.get(i).copied();
+            if in_dq {
+                match c {
+                    None => return None,
+                    Some(b'\\') if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() => {
+                        cur.push(hex_pair(line, i + 2).unwrap_or(0));
+                        i += 3;
+                    }
+                    Some(b'\\') if i + 1 < line.len() => {
+                        i += 1;
+                        cur.push(match line[i] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 8,
+                            b'a' => 7,
+                            other => other,
+                        });
+                    }
+                    Some(b'"') => {
+                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        in_dq = false;
+                        i += 1;
+                        break;
+                    }
+                    Some(other) => cur.push(other),
+                }
+            } else if in_sq {
+                match c {
+                    None => return None,
+                    Some(b'\\') if line.get(i + 1) == Some(&b'\'') => {
+                        i += 1;
+                        cur.push(b'\'');
+                    }
+                    Some(b'\'') => {
+                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        in_sq = false;
+                        i += 1;
+                        break;
+                    }
+                    Some(other) => cur.push(other),
+                }
+            } else {
+                match c {
+                    None => break,
+                    Some(b) if b.is_ascii_whitespace() => break,
+                    Some(b'"') => in_dq = true,
+                    Some(b'\'') => in_sq = true,
+                    Some(other) => cur.push(other),
+                }
+            }
+            i += 1;
+        }
+        debug_assert!(!in_dq && !in_sq);
+        args.push(Bytes::from(cur));
+    }
+}
+
+fn hex_pair(line: &[u8], at: usize) -> Option<u8> {
+    let hi = (*line.get(at)? as char).to_digit(16)?;
+    let lo = (*line.get(at + 1)? as char).to_digit(16)?;
+    Some((hi * 16 + lo) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> (Vec<Vec<Bytes>>, Result<(), ParseError>, usize) {
+        let mut buf = BytesMut::from(input);
+        let mut parser = RequestParser::default();
+        let mut out = Vec::new();
+        loop {
+            match parser.next(&mut buf, &Limits::default()) {
+                Ok(Some(cmd)) => out.push(cmd.args),
+                Ok(None) => return (out, Ok(()), buf.len()),
+                Err(e) => return (out, Err(e), buf.len()),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_pipelined_multibulk_without_copying() {
+        let (cmds, res, left) = parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\nGE");
+        assert_eq!(res, Ok(()));
+        assert_eq!(cmds, vec![vec![Bytes::from("PING")], vec!["SET".into(), "a".into(), "b".into()]]);
+        assert_eq!(left, 10, "the incomplete request stays in the buffer");
+    }
+
+    #[test]
+    fn parses_inline_with_quotes() {
+        let (cmds, res, _) = parse_all(b"PING\r\nSET a \"b c\\x41\\n\"\n\r\n   \r\nGET 'it\\'s'\r\n");
+        assert_eq!(res, Ok(()));
+        assert_eq!(cmds[0], vec![Bytes::from("PING")]);
+        assert_eq!(cmds[1], vec![Bytes::from("SET"), "a".into(), "b cA\n".into()]);
+        assert_eq!(cmds[2], vec![Bytes::from("GET"), "it's".into()]);
+    }
+
+    #[test]
+    fn refuses_absurd_headers_before_allocating() {
+        assert_eq!(parse_all(b"*2147483647\r\n").1, Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n$2147483647\r\n").1, Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$-5\r\n").1, Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*x\r\n").1, Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n*1\r\n*1\r\n").1, Err(ParseError::ExpectedBulk(b'*')));
+        assert_eq!(parse_all(b"*1\r\n$11000000\r\n").1, Err(ParseError::TooLarge { size: 11000017, limit: 10485760 }));
+        assert_eq!(parse_all(b"SET a \"b\r\n").1, Err(ParseError::UnbalancedQuotes));
+        assert_eq!(parse_all(&vec![b'a'; 70 * 1024]).1, Err(ParseError::TooBigInline));
+    }
+
+    #[test]
+    fn skips_empty_requests() {
+        let (cmds, res, left) = parse_all(b"*0\r\n*-1\r\n\r\n*1\r\n$4\r\nPING\r\n");
+        assert_eq!((cmds.len(), res, left), (1, Ok(()), 0));
+    }
+
+    #[test]
+    fn parses_integers_strictly() {
+        assert_eq!(parse_int(b"-42"), Some(-42));
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int(b"9223372036854775808"), None);
+        assert_eq!(parse_int(b"+1"), None);
+        assert_eq!(parse_int(b"01"), None);
+        assert_eq!(parse_int(b""), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! The accept loop: client limit, one task per connection, graceful shutdown.
+//!
+//! Shutdown (SIGTERM, SIGINT, or the future given to [`Server::run`]): stop accepting, tell
+//! every connection to stop reading and finish what is in flight, wait for them up to
+//! [`DRAIN_TIMEOUT`], then return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::connection::{self, Backend, Shared};
+use crate::protocol::Limits;
+use crate::store::{Store, StoreConfig};
+use crate::upstream::UpstreamConfig;
+
+/// How long connections get to finish after shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the embedded store sweeps expired keys, and how many per database per sweep.
+const EXPIRE_EVERY: Duration = Duration::from_millis(100);
+const EXPIRE_BATCH: usize = 200;
+
+/// A bound, not yet running, sidecar.
+pub struct Server {
+    listener: TcpListener,
+    http: crate::http::HttpServer,
+    config: Config,
+    backend: Backend,
+}
+
+impl Server {
+    /// Binds the client and HTTP listeners (so a port in use fails here, before anything runs).
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let http = crate::http::HttpServer::bind(config.http).await?;
+        let backend = match &config.upstream {
+            Some(url) => Backend::Upstream(Arc::new(UpstreamConfig {
+                url: url.clone(),
+                connect_timeout: config.connect_timeout,
+            })),
+            None => Backend::Embedded(Store::new(StoreConfig { maxmemory: config.maxmemory })),
+        };
+        Ok(Server { listener, http, config, backend })
+    }
+
+    /// The address clients connect to (useful when the configured port was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr()
+    }
+
+    /// Serves until `stop` completes, then drains.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Shared {
+            backend: self.backend.clone(),
+            limits: Limits { max_request_bytes: self.config.max_request_bytes, ..Limits::default() },
+            shutdown: shutdown_rx.clone(),
+        };
+        match &self.backend {
+            Backend::Embedded(store) => {
+                tracing::info!(listen = %self.local_addr(), "serving from the embedded store (no upstream configured)");
+                tokio::spawn(expire_loop(store.clone(), shutdown_rx.clone()));
+            }
+            Backend::Upstream(up) => {
+                tracing::info!(listen = %self.local_addr(), upstream = %up.url, "forwarding to upstream");
+            }
+        }
+        tokio::spawn(self.http.run(shutdown_rx.clone()));
+        let max_clients = self.config.max_clients;
+        let slots = Arc::new(Semaphore::new(max_clients));
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                accepted = self.listener.accept() => {
+                    let (mut socket, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, max_clients, "refusing client: max number of clients reached");
+                        tokio::spawn(async move {
+                            let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                        });
+                        continue;
+                    };
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        connection::serve(socket, shared).await;
+                        drop(slot);
+                    });
+                }
+            }
+        }
+        tracing::info!("shutting down: draining connections");
+        let _ = shutdown_tx.send(true);
+        drop(self.listener);
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(max_clients as u32)).await;
+        if drained.is_err() {
+            tracing::warn!("drain timed out; closing remaining connections");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+async fn expire_loop(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EXPIRE_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => { store.expire_sweep(EXPIRE_BATCH); }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Completes on SIGTERM (Railway's stop signal) or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

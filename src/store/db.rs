@@ -1,0 +1,158 @@
+//! One numbered database: the keyspace, with expiry both lazy (on access) and active (a sweep).
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytes::Bytes;
+
+use super::value::Value;
+
+/// A key's value and its absolute expiry time in Unix milliseconds (`None`: no TTL).
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Value,
+    pub expires_at: Option<u64>,
+}
+
+/// A keyspace. Invariants: every key with `expires_at` has exactly one `(time, key)` pair in
+/// `expiries`; a key whose time has passed is never returned by a lookup (it is removed first).
+#[derive(Default, Debug)]
+pub struct Db {
+    map: HashMap<Bytes, Entry, ahash::RandomState>,
+    expiries: BTreeSet<(u64, Bytes)>,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with a TTL (for INFO keyspace).
+    pub fn expiring(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// Removes `key` if its TTL has passed; true if it did.
+    fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
+        match self.map.get(key) {
+            Some(Entry { expires_at: Some(at), .. }) if *at <= now => {
+                self.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live entry at `key`.
+    pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_due(key, now);
+        self.map.get_mut(key)
+    }
+
+    /// The live value at `key`.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
+        self.entry(key, now).map(|e| &mut e.value)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.entry(key, now).is_some()
+    }
+
+    /// Stores `value` at `key`, replacing any value and TTL, with the TTL given.
+    pub fn set(&mut self, key: Bytes, value: Value, expires_at: Option<u64>) {
+        if let Some(old) = self.map.get(&key).and_then(|e| e.expires_at) {
+            self.expiries.remove(&(old, key.clone()));
+        }
+        if let Some(at) = expires_at {
+            self.expiries.insert((at, key.clone()));
+        }
+        self.map.insert(key, Entry { value, expires_at });
+    }
+
+    /// Stores `value` at `key`, keeping the TTL of the value it replaces (if live).
+    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value, now: u64) {
+        let ttl = self.entry(&key, now).and_then(|e| e.expires_at);
+        self.set(key, value, ttl);
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let entry = self.map.remove(key)?;
+        if let Some(at) = entry.expires_at {
+            self.expiries.remove(&(at, Bytes::copy_from_slice(key)));
+        }
+        Some(entry.value)
+    }
+
+    /// Sets or clears the TTL of a live key; false if the key does not exist.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>, now: u64) -> bool {
+        let Some(entry) = self.entry(key, now) else { return false };
+        let old = std::mem::replace(&mut entry.expires_at, expires_at);
+        let key = Bytes::copy_from_slice(key);
+        if let Some(old) = old {
+            self.expiries.remove(&(old, key.clone()));
+        }
+        if let Some(at) = expires_at {
+            self.expiries.insert((at, key));
+        }
+        true
+    }
+
+    /// Removes keys whose TTL has passed, at most `limit` of them; returns the keys removed.
+    pub fn expire_due(&mut self, now: u64, limit: usize) -> Vec<Bytes> {
+        let mut removed = Vec::new();
+        while removed.len() < limit {
+            let Some((at, key)) = self.expiries.first().cloned() else { break };
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            removed.push(key);
+        }
+        removed
+    }
+
+    /// Every key, live or not yet swept (callers filter with `entry` when it matters).
+    pub fn keys(&self) -> impl Iterator<Item = &Bytes> {
+        self.map.keys()
+    }
+
+    /// Iterates over live entries without removing expired ones.
+    pub fn iter_live(&self, now: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.map.iter().filter(move |(_, e)| e.expires_at.is_none_or(|at| at > now))
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.expiries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_lazily_and_actively() {
+        let mut db = Db::default();
+        db.set("a".into(), Value::Str("1".into()), Some(100));
+        db.set("b".into(), Value::Str("2".into()), Some(200));
+        db.set("c".into(), Value::Str("3".into()), None);
+        assert!(db.get(b"a", 99).is_some());
+        assert!(db.get(b"a", 100).is_none(), "lazily expired at its time");
+        assert_eq!(db.expire_due(250, 10), vec![Bytes::from("b")]);
+        assert_eq!((db.len(), db.expiring()), (1, 0));
+    }
+
+    #[test]
+    fn replacing_a_value_clears_or_keeps_ttl() {
+        let mut db = Db::default();
+        db.set("a".into(), Value::Str("1".into()), Some(100));
+        db.set_keep_ttl("a".into(), Value::Str("2".into()), 0);
+        assert_eq!(db.entry(b"a", 0).unwrap().expires_at, Some(100));
+        db.set("a".into(), Value::Str("3".into()), None);
+        assert_eq!((db.entry(b"a", 0).unwrap().expires_at, db.expiring()), (None, 0));
+    }
+}

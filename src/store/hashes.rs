@@ -1,0 +1,5 @@
+//! Hashes commands.
+
+use super::table::Spec;
+
+pub(super) const COMMANDS: &[Spec] = &[];

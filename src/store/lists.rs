@@ -1,0 +1,5 @@
+//! Lists commands.
+
+use super::table::Spec;
+
+pub(super) const COMMANDS: &[Spec] = &[];

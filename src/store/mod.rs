@@ -1,0 +1,193 @@
+//! The embedded Redis-compatible store: the primary when no upstream is configured, the
+//! fallback during an upstream outage.
+//!
+//! Concurrency model: all data sits behind one mutex, taken once per client batch, so every
+//! command (and every MULTI/EXEC and script) runs atomically, as in Redis's single thread.
+//! Handlers are plain synchronous functions over a [`Ctx`]; nothing in here awaits.
+//!
+//! Layout: [`db`] keyspace and expiry, [`value`] the types, [`table`] the command table,
+//! [`exec`] the executor (MULTI/EXEC, WATCH, blocking), one module per command family.
+
+pub mod args;
+pub mod blocking;
+pub mod db;
+pub mod exec;
+pub mod glob;
+pub mod scan;
+pub mod table;
+pub mod value;
+
+mod hashes;
+mod keys;
+mod lists;
+mod pubsub;
+mod scripting;
+mod server;
+mod sets;
+mod stream;
+mod strings;
+mod zset;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use blocking::BlockSpec;
+pub use db::Db;
+pub use exec::{Outcome, Session};
+pub use value::Value;
+
+use crate::protocol::Protocol;
+
+/// Number of databases SELECT can choose from, as Redis's default.
+pub const DATABASES: usize = 16;
+
+/// Settings of the embedded store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Memory limit for stored data in bytes; 0 means none.
+    pub maxmemory: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { maxmemory: 256 * 1024 * 1024 }
+    }
+}
+
+/// A cloneable handle to the store; every clone sees the same data.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+/// Everything behind the store's lock.
+pub struct State {
+    pub dbs: Vec<Db>,
+    pub blocking: blocking::Blocking,
+    pub watches: exec::Watches,
+    pub config: StoreConfig,
+    /// Count of changes since start (Redis's `server.dirty`).
+    pub dirty: u64,
+    next_client_id: u64,
+}
+
+/// What a command handler sees of the client that sent it. Cloneable: a blocked command keeps
+/// a copy to run with when it is woken.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    /// Set by QUIT: close the connection once the reply is written.
+    pub closing: bool,
+    /// Running inside MULTI/EXEC or a script: commands must not block.
+    pub no_block: bool,
+    /// Channels plus patterns this client is subscribed to (RESP2 restricts commands while > 0).
+    pub subscriptions: usize,
+    /// Where pub/sub messages for this client go; the connection drains it. Bounded: a
+    /// subscriber that stops reading is disconnected rather than buffered without limit.
+    pub pushes: Option<tokio::sync::mpsc::Sender<crate::protocol::Reply>>,
+}
+
+/// A handler's view of the store for one command.
+pub struct Ctx<'a> {
+    pub state: &'a mut State,
+    pub client: &'a mut Client,
+    /// The command's time, Unix milliseconds; fixed for the whole command.
+    pub now: u64,
+    /// Set by a blocking command that found nothing to serve; see [`BlockSpec`].
+    pub block: Option<BlockSpec>,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.state.dbs[self.client.db]
+    }
+
+    /// Records a change to `key` in the client's database: WATCHers are invalidated.
+    pub fn touch(&mut self, key: &[u8]) {
+        self.state.dirty += 1;
+        self.state.watches.touch(self.client.db, key);
+    }
+
+    /// Records that `key` received data (a push, an add): blocked clients on it get served.
+    pub fn key_ready(&mut self, key: &[u8]) {
+        self.state.blocking.key_ready(self.client.db, key);
+    }
+
+    /// Asks the executor to block this client (see [`BlockSpec`]); the handler then returns the
+    /// reply for when the wait times out (or for MULTI and scripts, where nothing blocks).
+    pub fn block_on(&mut self, spec: BlockSpec) {
+        self.block = Some(spec);
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Store {
+    pub fn new(config: StoreConfig) -> Store {
+        let state = State {
+            dbs: (0..DATABASES).map(|_| Db::default()).collect(),
+            blocking: Default::default(),
+            watches: Default::default(),
+            config,
+            dirty: 0,
+            next_client_id: 1,
+        };
+        Store { shared: Arc::new(Shared { state: Mutex::new(state) }) }
+    }
+
+    /// A new client of this store (one per connection).
+    pub fn client(&self) -> Client {
+        let mut state = self.shared.state.lock();
+        let id = state.next_client_id;
+        state.next_client_id += 1;
+        Client {
+            id,
+            db: 0,
+            protocol: Protocol::Resp2,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            closing: false,
+            no_block: false,
+            subscriptions: 0,
+            pushes: None,
+        }
+    }
+
+    /// Runs `f` with the store locked. Callers must not await while holding it (they cannot:
+    /// the closure is synchronous).
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.shared.state.lock())
+    }
+
+    /// Removes keys whose TTL passed, a bounded number per database; the active half of expiry.
+    pub fn expire_sweep(&self, per_db: usize) -> usize {
+        let now = now_ms();
+        self.with_state(|state| {
+            let mut removed = 0;
+            for db in 0..state.dbs.len() {
+                for key in state.dbs[db].expire_due(now, per_db) {
+                    state.watches.touch(db, &key);
+                    removed += 1;
+                }
+            }
+            removed
+        })
+    }
+}

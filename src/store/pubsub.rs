@@ -1,0 +1,5 @@
+//! Pubsub commands.
+
+use super::table::Spec;
+
+pub(super) const COMMANDS: &[Spec] = &[];

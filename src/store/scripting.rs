@@ -1,0 +1,5 @@
+//! Scripting commands.
+
+use super::table::Spec;
+
+pub(super) const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,187 @@
+//! Connection and server commands: PING, ECHO, SELECT, HELLO, QUIT, CLIENT, COMMAND, TIME.
+
+use bytes::Bytes;
+
+use super::args::{self, err, is};
+use super::table::{self, Spec, NO_SCRIPT, PUBSUB};
+use super::Ctx;
+use crate::protocol::{Protocol, Reply};
+
+/// The Redis version the embedded store reports (the command set and replies it follows).
+pub const REDIS_VERSION: &str = "7.2.0";
+
+pub(super) const COMMANDS: &[Spec] = &[
+    Spec::new("ping", -1, PUBSUB, ping),
+    Spec::new("echo", 2, 0, echo),
+    Spec::new("select", 2, 0, select),
+    Spec::new("hello", -1, NO_SCRIPT | PUBSUB, hello),
+    Spec::new("quit", -1, NO_SCRIPT | PUBSUB, quit),
+    Spec::new("client", -2, NO_SCRIPT, client),
+    Spec::new("command", -1, 0, command),
+    Spec::new("time", 1, 0, time),
+];
+
+fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    if argv.len() > 2 {
+        return Err(args::wrong_arity(&argv[0]));
+    }
+    if ctx.client.subscriptions > 0 && ctx.client.protocol == Protocol::Resp2 {
+        let msg = argv.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(msg)]));
+    }
+    Ok(match argv.get(1) {
+        Some(msg) => Reply::Bulk(msg.clone()),
+        None => Reply::status("PONG"),
+    })
+}
+
+fn echo(_: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Bulk(argv[1].clone()))
+}
+
+fn select(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let db = args::int(&argv[1])?;
+    if !(0..super::DATABASES as i64).contains(&db) {
+        return Err(err("ERR DB index is out of range"));
+    }
+    ctx.client.db = db as usize;
+    Ok(Reply::ok())
+}
+
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`. Credentials are checked by the policy
+/// layer before the command gets here; the store accepts them.
+fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let mut protocol = ctx.client.protocol;
+    if let Some(version) = argv.get(1) {
+        protocol = match args::int(version) {
+            Ok(2) => Protocol::Resp2,
+            Ok(3) => Protocol::Resp3,
+            Ok(_) => return Err(err("NOPROTO unsupported protocol version")),
+            Err(_) => return Err(err("ERR Protocol version is not an integer or out of range")),
+        };
+    }
+    let mut name = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if is(&argv[i], "auth") && i + 2 < argv.len() {
+            i += 3;
+        } else if is(&argv[i], "setname") && i + 1 < argv.len() {
+            name = Some(args::owned(&argv[i + 1]));
+            i += 2;
+        } else {
+            return Err(Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            )));
+        }
+    }
+    ctx.client.protocol = protocol;
+    if name.is_some() {
+        ctx.client.name = name;
+    }
+    let field = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Ok(Reply::Map(vec![
+        field("server", Reply::bulk("redis")),
+        field("version", Reply::bulk(REDIS_VERSION)),
+        field("proto", Reply::Int(if protocol == Protocol::Resp3 { 3 } else { 2 })),
+        field("id", Reply::Int(ctx.client.id as i64)),
+        field("mode", Reply::bulk("standalone")),
+        field("role", Reply::bulk("master")),
+        field("modules", Reply::Array(vec![])),
+    ]))
+}
+
+fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    ctx.client.closing = true;
+    Ok(Reply::ok())
+}
+
+fn client(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let sub = &argv[1];
+    let arity = |n: usize| if argv.len() == n { Ok(()) } else { Err(subcommand_arity("client", sub)) };
+    if is(sub, "setname") {
+        arity(3)?;
+        if argv[2].iter().any(|b| *b <= b' ' || *b > b'~') {
+            return Err(err("ERR Client names cannot contain spaces, newlines or special characters."));
+        }
+        ctx.client.name = (!argv[2].is_empty()).then(|| args::owned(&argv[2]));
+        Ok(Reply::ok())
+    } else if is(sub, "getname") {
+        arity(2)?;
+        Ok(ctx.client.name.clone().map(Reply::Bulk).unwrap_or(Reply::Nil))
+    } else if is(sub, "id") {
+        arity(2)?;
+        Ok(Reply::Int(ctx.client.id as i64))
+    } else if is(sub, "setinfo") {
+        arity(4)?;
+        if is(&argv[2], "lib-name") {
+            ctx.client.lib_name = Some(args::owned(&argv[3]));
+        } else if is(&argv[2], "lib-ver") {
+            ctx.client.lib_ver = Some(args::owned(&argv[3]));
+        } else {
+            return Err(Reply::error(format!(
+                "ERR Unrecognized option '{}'",
+                String::from_utf8_lossy(&argv[2])
+            )));
+        }
+        Ok(Reply::ok())
+    } else {
+        Err(unknown_subcommand("CLIENT", sub))
+    }
+}
+
+fn command(_: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let Some(sub) = argv.get(1) else {
+        return Ok(Reply::Array(table::all().map(|s| Reply::bulk(s.name)).collect()));
+    };
+    if is(sub, "count") {
+        Ok(Reply::Int(table::all().count() as i64))
+    } else if is(sub, "docs") {
+        // Documentation is not carried; clients (redis-cli) treat an empty map as "no docs".
+        Ok(Reply::Map(vec![]))
+    } else if is(sub, "info") {
+        let names: Vec<&Bytes> = argv[2..].iter().collect();
+        Ok(Reply::Array(
+            names
+                .iter()
+                .map(|n| match table::lookup(n) {
+                    Some(spec) => Reply::Array(vec![
+                        Reply::bulk(spec.name),
+                        Reply::Int(spec.arity as i64),
+                        Reply::Set(vec![]),
+                        Reply::Int(0),
+                        Reply::Int(0),
+                        Reply::Int(0),
+                    ]),
+                    None => Reply::NilArray,
+                })
+                .collect(),
+        ))
+    } else {
+        Err(unknown_subcommand("COMMAND", sub))
+    }
+}
+
+fn time(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(ctx.now * 1000);
+    Ok(Reply::Array(vec![
+        Reply::bulk((micros / 1_000_000).to_string()),
+        Reply::bulk((micros % 1_000_000).to_string()),
+    ]))
+}
+
+/// `ERR unknown subcommand 'x'. Try CMD HELP.`
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::error(format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", String::from_utf8_lossy(sub)))
+}
+
+/// `ERR wrong number of arguments for 'client|setname' command`.
+pub fn subcommand_arity(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{cmd}|{}' command",
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    ))
+}

@@ -1,0 +1,5 @@
+//! Sets commands.
+
+use super::table::Spec;
+
+pub(super) const COMMANDS: &[Spec] = &[];

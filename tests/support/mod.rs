@@ -1,0 +1,316 @@
+//! Test harness: real redis-server processes on free loopback ports, the sidecar in-process,
+//! and a raw RESP client that returns replies byte for byte.
+//!
+//! Readiness is always polled (connect + PING), never waited for with a fixed sleep.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use redis_sidecar::config::{Cli, Config};
+use redis_sidecar::protocol::frame_len;
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `ready` every 10 ms until it holds or `timeout` passes.
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A redis-server child process; killed on drop.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts redis-server with extra arguments (`["--requirepass", "x"]`).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("sidecar-test-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        RedisServer::start_in(port, dir, extra)
+    }
+
+    /// Starts redis-server on `port` with its files in `dir` (restarts reuse both).
+    pub fn start_in(port: u16, dir: PathBuf, extra: &[&str]) -> RedisServer {
+        let mut args: Vec<String> =
+            ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", dir.to_str().unwrap()]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        let server = RedisServer { port, child, dir };
+        let password = extra.iter().position(|a| *a == "--requirepass").map(|i| extra[i + 1].to_string());
+        wait_until("redis-server to answer PING", Duration::from_secs(10), || {
+            let Ok(mut c) = RawClient::try_connect(server.addr()) else { return false };
+            if let Some(pw) = &password {
+                c.call(&["AUTH", pw]);
+            }
+            c.call(&["PING"]) == Bytes::from_static(b"+PONG\r\n")
+        });
+        server
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> RawClient {
+        RawClient::connect(self.addr())
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The sidecar running in-process on its own runtime thread; stopped on drop.
+pub struct Sidecar {
+    pub addr: SocketAddr,
+    pub http: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sidecar {
+    /// A sidecar serving from its embedded store.
+    pub fn embedded() -> Sidecar {
+        Sidecar::start(Cli::default())
+    }
+
+    /// A sidecar forwarding to `url`.
+    pub fn upstream(url: &str) -> Sidecar {
+        Sidecar::start(Cli { upstream: Some(url.to_string()), ..Cli::default() })
+    }
+
+    /// A sidecar from flags; listen and http default to free ports, and no config file is read
+    /// unless `cli.config` names one.
+    pub fn start(mut cli: Cli) -> Sidecar {
+        cli.listen.get_or_insert_with(|| "127.0.0.1:0".into());
+        cli.http.get_or_insert_with(|| "127.0.0.1:0".into());
+        if cli.config.is_none() {
+            cli.config = Some(empty_config_file());
+        }
+        let config = Config::load_with_env(&cli, |_| None).expect("valid test configuration");
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let server = redis_sidecar::server::Server::bind(config).await.expect("bind");
+                addr_tx.send((server.local_addr(), server.http_addr())).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let (addr, http) = addr_rx.recv().expect("sidecar started");
+        Sidecar { addr, http, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    pub fn client(&self) -> RawClient {
+        RawClient::connect(self.addr)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn empty_config_file() -> PathBuf {
+    let path = std::env::temp_dir().join(format!("sidecar-test-empty-{}.toml", std::process::id()));
+    if !path.exists() {
+        std::fs::write(&path, "").unwrap();
+    }
+    path
+}
+
+/// A blocking RESP client that returns each reply as the exact bytes received.
+pub struct RawClient {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl RawClient {
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        RawClient::try_connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<RawClient> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.set_nodelay(true)?;
+        Ok(RawClient { stream, buf: BytesMut::new() })
+    }
+
+    /// Sends one command and returns its reply's bytes.
+    pub fn call(&mut self, args: &[&str]) -> Bytes {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.call_bytes(&args)
+    }
+
+    pub fn call_bytes(&mut self, args: &[&[u8]]) -> Bytes {
+        self.send(args);
+        self.read_reply()
+    }
+
+    /// Sends one command without reading its reply.
+    pub fn send(&mut self, args: &[&[u8]]) {
+        let mut out = BytesMut::new();
+        redis_sidecar::command::encode_args(args, &mut out);
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// Writes raw bytes (malformed frames, inline commands, pipelines).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads one complete reply frame.
+    pub fn read_reply(&mut self) -> Bytes {
+        self.try_read_reply().expect("connection closed before a reply")
+    }
+
+    /// Reads one reply, or None if the peer closed the connection first.
+    pub fn try_read_reply(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(len) = frame_len(&self.buf, 128).expect("valid RESP from the server") {
+                return Some(self.buf.split_to(len).freeze());
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    pub fn set_read_timeout(&self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+    }
+}
+
+/// Runs the same commands against a real redis-server and the embedded store and compares the
+/// replies byte for byte.
+pub struct Differential {
+    pub redis: RedisServer,
+    pub sidecar: Sidecar,
+    pub real: RawClient,
+    pub ours: RawClient,
+}
+
+impl Differential {
+    pub fn new() -> Differential {
+        let redis = RedisServer::start();
+        let sidecar = Sidecar::embedded();
+        let real = redis.client();
+        let ours = sidecar.client();
+        Differential { redis, sidecar, real, ours }
+    }
+
+    /// Sends `args` to both and asserts the replies are identical; returns the reply.
+    pub fn check(&mut self, args: &[&str]) -> Bytes {
+        let (real, ours) = (self.real.call(args), self.ours.call(args));
+        assert_eq!(show(&ours), show(&real), "replies differ for {args:?} (left: sidecar, right: redis-server)");
+        real
+    }
+
+    /// Like `check`, for binary arguments.
+    pub fn check_bytes(&mut self, args: &[&[u8]]) -> Bytes {
+        let (real, ours) = (self.real.call_bytes(args), self.ours.call_bytes(args));
+        assert_eq!(show(&ours), show(&real), "replies differ for {:?}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+        real
+    }
+
+    /// Runs every command in `script` (one command per line, split on whitespace) with `check`.
+    pub fn check_all(&mut self, script: &str) {
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            self.check(&args);
+        }
+    }
+
+    /// For replies whose element order Redis leaves unspecified (SMEMBERS of a big set, HGETALL of
+    /// a big hash, KEYS): compares the sorted top-level elements.
+    pub fn check_unordered(&mut self, args: &[&str]) {
+        let (real, ours) = (self.real.call(args), self.ours.call(args));
+        assert_eq!(sorted_elements(&ours), sorted_elements(&real), "replies differ (as sets) for {args:?}");
+    }
+
+    /// For errors whose wording may differ between Redis versions: compares the error code only
+    /// (the first word), and that both are errors.
+    pub fn check_error_code(&mut self, args: &[&str]) {
+        let (real, ours) = (self.real.call(args), self.ours.call(args));
+        assert_eq!(real.first(), Some(&b'-'), "redis-server did not fail {args:?}: {}", show(&real));
+        assert_eq!(ours.first(), Some(&b'-'), "sidecar did not fail {args:?}: {}", show(&ours));
+        let code = |b: &Bytes| b.split(|c| *c == b' ').next().map(|c| c.to_vec());
+        assert_eq!(code(&ours), code(&real), "error codes differ for {args:?}: {} vs {}", show(&ours), show(&real));
+    }
+}
+
+/// Replies shown with CR/LF visible, for assertion messages.
+pub fn show(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).replace("\r\n", "⏎")
+}
+
+/// The top-level elements of an aggregate reply, each as raw bytes, sorted.
+pub fn sorted_elements(reply: &Bytes) -> Vec<Vec<u8>> {
+    let header_end = reply.windows(2).position(|w| w == b"\r\n").expect("a header") + 2;
+    let mut rest = &reply[header_end..];
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        let len = frame_len(rest, 128).unwrap().expect("complete element");
+        items.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    items.sort();
+    items
+}
