@@ -14,7 +14,11 @@ use crate::upstream::UpstreamUrl;
 
 /// Command-line flags. Each overrides the file and the environment.
 #[derive(Parser, Debug, Default)]
-#[command(name = "redis-sidecar", version, about = "A Redis-protocol sidecar for Redis and Upstash.")]
+#[command(
+    name = "redis-sidecar",
+    version,
+    about = "A Redis-protocol sidecar for Redis and Upstash."
+)]
 pub struct Cli {
     /// Address clients connect to [env: SIDECAR_LISTEN] [default: 127.0.0.1:6380]
     #[arg(long, value_name = "ADDR")]
@@ -97,15 +101,22 @@ pub const DEFAULT_FILE: &str = "config/sidecar.toml";
 impl Config {
     /// Loads from the process environment.
     pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
-        Config::load_with_env(cli, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Config::load_with_env(cli, |name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        })
     }
 
     /// Loads with `env` standing in for the environment (tests pass a map).
-    pub fn load_with_env(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn load_with_env(
+        cli: &Cli,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut errors = Vec::new();
         let path = match &cli.config {
             Some(p) => Some(p.clone()),
-            None => Path::new(DEFAULT_FILE).exists().then(|| PathBuf::from(DEFAULT_FILE)),
+            None => Path::new(DEFAULT_FILE)
+                .exists()
+                .then(|| PathBuf::from(DEFAULT_FILE)),
         };
         let file = match &path {
             Some(p) => read_file(p).unwrap_or_else(|e| {
@@ -115,11 +126,20 @@ impl Config {
             None => FileConfig::default(),
         };
 
-        let listen = pick(&cli.listen, env("SIDECAR_LISTEN"), &file.server.listen, "127.0.0.1:6380");
+        let listen = pick(
+            &cli.listen,
+            env("SIDECAR_LISTEN"),
+            &file.server.listen,
+            "127.0.0.1:6380",
+        );
         let http = match (&cli.http, env("PORT")) {
             (Some(flag), _) => flag.clone(),
             (None, Some(port)) => format!("0.0.0.0:{port}"),
-            (None, None) => file.server.http.clone().unwrap_or_else(|| "127.0.0.1:9180".into()),
+            (None, None) => file
+                .server
+                .http
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:9180".into()),
         };
         let upstream_text = cli
             .upstream
@@ -129,15 +149,23 @@ impl Config {
             .or_else(|| env("REDIS_URL"))
             .or(file.upstream.url.clone());
 
-        let listen = addr("server.listen (--listen, SIDECAR_LISTEN)", &listen, &mut errors);
+        let listen = addr(
+            "server.listen (--listen, SIDECAR_LISTEN)",
+            &listen,
+            &mut errors,
+        );
         let http = addr("server.http (--http, PORT)", &http, &mut errors);
-        let upstream = upstream_text.as_deref().and_then(|text| match UpstreamUrl::parse(text) {
-            Ok(url) => Some(url),
-            Err(e) => {
-                errors.push(format!("upstream.url (--upstream, SIDECAR_UPSTREAM_URL): {e}"));
-                None
-            }
-        });
+        let upstream = upstream_text
+            .as_deref()
+            .and_then(|text| match UpstreamUrl::parse(text) {
+                Ok(url) => Some(url),
+                Err(e) => {
+                    errors.push(format!(
+                        "upstream.url (--upstream, SIDECAR_UPSTREAM_URL): {e}"
+                    ));
+                    None
+                }
+            });
         if let (Some(url), Some(listen)) = (&upstream, listen) {
             if points_at(url, listen) {
                 errors.push(format!(
@@ -147,7 +175,10 @@ impl Config {
         }
         let connect_timeout_ms = file.upstream.connect_timeout_ms.unwrap_or(2000);
         if connect_timeout_ms == 0 {
-            errors.push("upstream.connect_timeout_ms: 0 is not allowed; use a number of milliseconds >= 1".into());
+            errors.push(
+                "upstream.connect_timeout_ms: 0 is not allowed; use a number of milliseconds >= 1"
+                    .into(),
+            );
         }
         let max_request_bytes = file.limits.max_request_bytes.unwrap_or(10 * 1024 * 1024);
         if !(1024..=512 * 1024 * 1024).contains(&max_request_bytes) {
@@ -186,22 +217,35 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))
 }
 
-fn pick(flag: &Option<String>, env: Option<String>, file: &Option<String>, default: &str) -> String {
-    flag.clone().or(env).or(file.clone()).unwrap_or_else(|| default.to_string())
+fn pick(
+    flag: &Option<String>,
+    env: Option<String>,
+    file: &Option<String>,
+    default: &str,
+) -> String {
+    flag.clone()
+        .or(env)
+        .or(file.clone())
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn addr(field: &str, text: &str, errors: &mut Vec<String>) -> Option<SocketAddr> {
     let resolved = text.parse::<SocketAddr>().ok().or_else(|| {
         // Accept "localhost:6380" as users write it.
         let (host, port) = text.rsplit_once(':')?;
-        (host == "localhost").then(|| format!("127.0.0.1:{port}").parse().ok()).flatten()
+        (host == "localhost")
+            .then(|| format!("127.0.0.1:{port}").parse().ok())
+            .flatten()
     });
     if resolved.is_none() {
-        errors.push(format!("{field}: '{text}' is not an address; use IP:PORT, e.g. 127.0.0.1:6380 or 0.0.0.0:6380"));
+        errors.push(format!(
+            "{field}: '{text}' is not an address; use IP:PORT, e.g. 127.0.0.1:6380 or 0.0.0.0:6380"
+        ));
     }
     resolved
 }
@@ -213,7 +257,8 @@ fn points_at(url: &UpstreamUrl, listen: SocketAddr) -> bool {
     }
     let host = url.host.as_str();
     let local = matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0");
-    host == listen.ip().to_string() || (local && (listen.ip().is_loopback() || listen.ip().is_unspecified()))
+    host == listen.ip().to_string()
+        || (local && (listen.ip().is_loopback() || listen.ip().is_unspecified()))
 }
 
 /// Parses sizes as redis.conf does: `1024`, `256mb`, `1gb`, `64k`.
@@ -242,7 +287,10 @@ mod tests {
     use super::*;
 
     fn load(cli: Cli, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::load_with_env(&cli, |k| env.get(k).cloned())
     }
 
@@ -252,18 +300,47 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:6380");
         assert_eq!(c.http.to_string(), "127.0.0.1:9180");
         assert!(c.upstream.is_none());
-        let c = load(Cli::default(), &[("PORT", "8080"), ("REDIS_URL", "redis://a:1"), ("UPSTASH_REDIS_URL", "rediss://b:2")])
-            .unwrap();
+        let c = load(
+            Cli::default(),
+            &[
+                ("PORT", "8080"),
+                ("REDIS_URL", "redis://a:1"),
+                ("UPSTASH_REDIS_URL", "rediss://b:2"),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.http.to_string(), "0.0.0.0:8080");
-        assert_eq!(c.upstream.unwrap().host, "b", "UPSTASH_REDIS_URL wins over REDIS_URL");
-        let cli = Cli { upstream: Some("redis://c:3".into()), listen: Some("127.0.0.1:7000".into()), ..Cli::default() };
-        let c = load(cli, &[("SIDECAR_UPSTREAM_URL", "redis://d:4"), ("SIDECAR_LISTEN", "127.0.0.1:1")]).unwrap();
-        assert_eq!((c.upstream.unwrap().host.as_str(), c.listen.port()), ("c", 7000));
+        assert_eq!(
+            c.upstream.unwrap().host,
+            "b",
+            "UPSTASH_REDIS_URL wins over REDIS_URL"
+        );
+        let cli = Cli {
+            upstream: Some("redis://c:3".into()),
+            listen: Some("127.0.0.1:7000".into()),
+            ..Cli::default()
+        };
+        let c = load(
+            cli,
+            &[
+                ("SIDECAR_UPSTREAM_URL", "redis://d:4"),
+                ("SIDECAR_LISTEN", "127.0.0.1:1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.upstream.unwrap().host.as_str(), c.listen.port()),
+            ("c", 7000)
+        );
     }
 
     #[test]
     fn reports_every_invalid_field() {
-        let cli = Cli { upstream: Some("http://x".into()), listen: Some("nowhere".into()), ..Cli::default() };
+        let cli = Cli {
+            upstream: Some("http://x".into()),
+            listen: Some("nowhere".into()),
+            ..Cli::default()
+        };
         let err = load(cli, &[]).unwrap_err();
         assert_eq!(err.0.len(), 2, "{err}");
         assert!(err.to_string().contains("use redis:// or rediss://"));
@@ -272,8 +349,14 @@ mod tests {
 
     #[test]
     fn refuses_an_upstream_that_is_the_sidecar_itself() {
-        let cli = Cli { upstream: Some("redis://localhost:6380".into()), ..Cli::default() };
-        assert!(load(cli, &[]).unwrap_err().to_string().contains("forward to itself"));
+        let cli = Cli {
+            upstream: Some("redis://localhost:6380".into()),
+            ..Cli::default()
+        };
+        assert!(load(cli, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("forward to itself"));
     }
 
     #[test]

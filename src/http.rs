@@ -18,12 +18,16 @@ const MAX_HEAD: usize = 8 * 1024;
 
 impl HttpServer {
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<HttpServer> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr} (http): {e}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (http): {e}"))?;
         Ok(HttpServer { listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -54,11 +58,17 @@ async fn respond(mut socket: TcpStream) {
     }
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut parts = line.split(|b| *b == b' ');
-    let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, path) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let (status, body) = match (method, path) {
         (b"GET", b"/health") => ("200 OK", "{\"status\":\"ok\"}"),
         (b"GET", _) => ("404 Not Found", "{\"error\":\"not found\"}"),
-        _ => ("405 Method Not Allowed", "{\"error\":\"method not allowed\"}"),
+        _ => (
+            "405 Method Not Allowed",
+            "{\"error\":\"method not allowed\"}",
+        ),
     };
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -16,7 +16,9 @@ fn main() -> anyhow::Result<()> {
         println!("configuration OK");
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let server = server::Server::bind(config).await?;
         server.run(server::termination_signal()).await;

@@ -45,14 +45,23 @@ impl Server {
                 url: url.clone(),
                 connect_timeout: config.connect_timeout,
             })),
-            None => Backend::Embedded(Store::new(StoreConfig { maxmemory: config.maxmemory })),
+            None => Backend::Embedded(Store::new(StoreConfig {
+                maxmemory: config.maxmemory,
+            })),
         };
-        Ok(Server { listener, http, config, backend })
+        Ok(Server {
+            listener,
+            http,
+            config,
+            backend,
+        })
     }
 
     /// The address clients connect to (useful when the configured port was 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -64,7 +73,10 @@ impl Server {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             backend: self.backend.clone(),
-            limits: Limits { max_request_bytes: self.config.max_request_bytes, ..Limits::default() },
+            limits: Limits {
+                max_request_bytes: self.config.max_request_bytes,
+                ..Limits::default()
+            },
             shutdown: shutdown_rx.clone(),
         };
         match &self.backend {
@@ -110,7 +122,8 @@ impl Server {
         tracing::info!("shutting down: draining connections");
         let _ = shutdown_tx.send(true);
         drop(self.listener);
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(max_clients as u32)).await;
+        let drained =
+            tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(max_clients as u32)).await;
         if drained.is_err() {
             tracing::warn!("drain timed out; closing remaining connections");
         }

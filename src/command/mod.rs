@@ -20,12 +20,19 @@ impl Command {
 
     /// A command parsed from `raw`, which must be the RESP encoding of `args`.
     pub fn with_raw(args: Vec<Bytes>, raw: Bytes) -> Command {
-        Command { args, raw: Some(raw) }
+        Command {
+            args,
+            raw: Some(raw),
+        }
     }
 
     /// A command from string literals, for tests and commands the sidecar sends itself.
     pub fn from_strs(args: &[&str]) -> Command {
-        Command::new(args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect())
+        Command::new(
+            args.iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+        )
     }
 
     pub fn name(&self) -> &[u8] {
@@ -39,7 +46,9 @@ impl Command {
 
     /// Whether argument `i` exists and equals `word`, ignoring ASCII case.
     pub fn arg_is(&self, i: usize, word: &str) -> bool {
-        self.args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+        self.args
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
     }
 
     /// Mutable access to the arguments; the raw frame is dropped since it no longer matches.

@@ -41,7 +41,12 @@ pub(super) async fn serve(mut socket: TcpStream, config: Arc<UpstreamConfig>, mu
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut batch: Vec<Command> = Vec::new();
-    let mut client = Client { pending: Pending::default(), out: BytesMut::new(), protocol: Protocol::Resp2, closing: false };
+    let mut client = Client {
+        pending: Pending::default(),
+        out: BytesMut::new(),
+        protocol: Protocol::Resp2,
+        closing: false,
+    };
     let mut upstream: Option<Upstream> = None;
     let mut down_until: Option<(Instant, String)> = None;
     let (mut client_r, mut client_w) = socket.split();
@@ -54,7 +59,10 @@ pub(super) async fn serve(mut socket: TcpStream, config: Arc<UpstreamConfig>, mu
         let up_wants_write = upstream.as_ref().is_some_and(|u| !u.wbuf.is_empty());
         let has_upstream = upstream.is_some();
         let (up_read, up_write) = match upstream.as_mut() {
-            Some(u) => (Some((&mut u.reader, &mut u.rbuf)), Some((&mut u.writer, &u.wbuf))),
+            Some(u) => (
+                Some((&mut u.reader, &mut u.rbuf)),
+                Some((&mut u.writer, &u.wbuf)),
+            ),
             None => (None, None),
         };
         tokio::select! {
@@ -154,7 +162,10 @@ async fn forward(
                 client.pending.sent(&cmd);
             }
             None => {
-                let why = down_until.as_ref().map(|(_, why)| why.as_str()).unwrap_or("not connected");
+                let why = down_until
+                    .as_ref()
+                    .map(|(_, why)| why.as_str())
+                    .unwrap_or("not connected");
                 client.pending.local(unavailable(why, client.protocol));
             }
         }
@@ -167,7 +178,9 @@ fn route_replies(rbuf: &mut BytesMut, client: &mut Client) -> Result<(), Upstrea
     while let Some(len) = frame_len(rbuf, MAX_REPLY_DEPTH)? {
         let frame: Bytes = rbuf.split_to(len).freeze();
         match client.pending.route(&frame) {
-            Route::Reply | Route::PartialReply | Route::Push => client.out.extend_from_slice(&frame),
+            Route::Reply | Route::PartialReply | Route::Push => {
+                client.out.extend_from_slice(&frame)
+            }
         }
         release_locals(client);
     }

@@ -53,7 +53,12 @@ pub async fn serve(socket: TcpStream, shared: Shared) {
 
 /// Parses every complete request in `buf` into `batch`. A parse error ends the batch: the
 /// requests before it are still served, then the error is answered and the connection closed.
-fn parse_batch(parser: &mut RequestParser, buf: &mut BytesMut, limits: &Limits, batch: &mut Vec<Command>) -> Option<ParseError> {
+fn parse_batch(
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    batch: &mut Vec<Command>,
+) -> Option<ParseError> {
     loop {
         match parser.next(buf, limits) {
             Ok(Some(cmd)) => batch.push(cmd),

@@ -29,8 +29,12 @@ pub fn frame_len(buf: &[u8], max_depth: usize) -> Result<Option<usize>, FrameErr
     let mut pending: Vec<i64> = Vec::new();
     let mut pos = 0;
     loop {
-        let Some(&kind) = buf.get(pos) else { return Ok(None) };
-        let Some(line_end) = find_crlf(buf, pos + 1)? else { return Ok(None) };
+        let Some(&kind) = buf.get(pos) else {
+            return Ok(None);
+        };
+        let Some(line_end) = find_crlf(buf, pos + 1)? else {
+            return Ok(None);
+        };
         let header = &buf[pos + 1..line_end];
         pos = line_end + 2;
         let mut items = 0i64;
@@ -52,10 +56,14 @@ pub fn frame_len(buf: &[u8], max_depth: usize) -> Result<Option<usize>, FrameErr
             }
             b'*' | b'~' | b'>' | b'%' | b'|' => {
                 let n = parse_int(header).ok_or(FrameError::BadLength)?;
-                if n < -1 || n > MAX_AGGREGATE {
+                if !(-1..=MAX_AGGREGATE).contains(&n) {
                     return Err(FrameError::BadLength);
                 }
-                items = if kind == b'%' || kind == b'|' { n.max(0) * 2 } else { n.max(0) };
+                items = if kind == b'%' || kind == b'|' {
+                    n.max(0) * 2
+                } else {
+                    n.max(0)
+                };
                 if kind == b'|' {
                     // An attribute precedes the frame it describes. Closing the attribute counts
                     // as one element, so make room for it beside the frame still owed.
@@ -110,10 +118,16 @@ mod tests {
         assert_eq!(frame_len(b"$-1\r\n", 8), Ok(Some(5)));
         assert_eq!(frame_len(b"*2\r\n:1\r\n*1\r\n_\r\n", 8), Ok(Some(15)));
         assert_eq!(frame_len(b"%1\r\n+a\r\n,1.5\r\n", 8), Ok(Some(14)));
-        assert_eq!(frame_len(b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n", 8), Ok(Some(31)));
+        assert_eq!(
+            frame_len(b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n", 8),
+            Ok(Some(31))
+        );
         assert_eq!(frame_len(b"|1\r\n+k\r\n+v\r\n:5\r\n", 8), Ok(Some(16)));
         assert_eq!(frame_len(b"*0\r\n", 8), Ok(Some(4)));
-        assert_eq!(frame_len(b"*1\r\n|1\r\n+k\r\n+v\r\n:5\r\n+next", 8), Ok(Some(20)));
+        assert_eq!(
+            frame_len(b"*1\r\n|1\r\n+k\r\n+v\r\n:5\r\n+next", 8),
+            Ok(Some(20))
+        );
         assert_eq!(frame_len(b"|0\r\n:5\r\n", 8), Ok(Some(8)));
     }
 

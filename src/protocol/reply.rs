@@ -78,15 +78,29 @@ impl Reply {
             Reply::Error(e) => line(out, b'-', e),
             Reply::Int(n) => int_line(out, b':', *n),
             Reply::Bulk(b) => bulk(out, b'$', b),
-            Reply::Nil => out.put_slice(if proto == Protocol::Resp3 { b"_\r\n" } else { b"$-1\r\n" }),
-            Reply::NilArray => out.put_slice(if proto == Protocol::Resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+            Reply::Nil => out.put_slice(if proto == Protocol::Resp3 {
+                b"_\r\n"
+            } else {
+                b"$-1\r\n"
+            }),
+            Reply::NilArray => out.put_slice(if proto == Protocol::Resp3 {
+                b"_\r\n"
+            } else {
+                b"*-1\r\n"
+            }),
             Reply::Array(items) => aggregate(out, b'*', items, proto),
-            Reply::Set(items) => {
-                aggregate(out, if proto == Protocol::Resp3 { b'~' } else { b'*' }, items, proto)
-            }
-            Reply::Push(items) => {
-                aggregate(out, if proto == Protocol::Resp3 { b'>' } else { b'*' }, items, proto)
-            }
+            Reply::Set(items) => aggregate(
+                out,
+                if proto == Protocol::Resp3 { b'~' } else { b'*' },
+                items,
+                proto,
+            ),
+            Reply::Push(items) => aggregate(
+                out,
+                if proto == Protocol::Resp3 { b'>' } else { b'*' },
+                items,
+                proto,
+            ),
             Reply::Map(pairs) => {
                 if proto == Protocol::Resp3 {
                     int_line(out, b'%', pairs.len() as i64);
@@ -190,7 +204,10 @@ mod tests {
     #[test]
     fn downgrades_resp3_types_for_resp2() {
         let map = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
-        assert_eq!(enc(map.clone(), Protocol::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(
+            enc(map.clone(), Protocol::Resp2),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
         assert_eq!(enc(map, Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
         assert_eq!(enc(Reply::NilArray, Protocol::Resp2), b"*-1\r\n");

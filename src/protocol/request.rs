@@ -22,7 +22,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_request_bytes: 10 * 1024 * 1024, max_args: 1024 * 1024, max_inline_bytes: 64 * 1024 }
+        Limits {
+            max_request_bytes: 10 * 1024 * 1024,
+            max_args: 1024 * 1024,
+            max_inline_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -65,12 +69,20 @@ pub struct RequestParser {
 impl RequestParser {
     /// Takes the next complete request off the front of `buf`. `Ok(None)` means more bytes are
     /// needed. Empty requests (`*0`, blank inline lines) are skipped, as Redis skips them.
-    pub fn next(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Command>, ParseError> {
+    pub fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Command>, ParseError> {
         loop {
             if buf.is_empty() {
                 return Ok(None);
             }
-            let parsed = if buf[0] == b'*' { self.multibulk(buf, limits)? } else { inline(buf, limits)? };
+            let parsed = if buf[0] == b'*' {
+                self.multibulk(buf, limits)?
+            } else {
+                inline(buf, limits)?
+            };
             match parsed {
                 Parsed::Incomplete => return Ok(None),
                 Parsed::Empty => continue,
@@ -80,7 +92,9 @@ impl RequestParser {
     }
 
     fn multibulk(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ParseError> {
-        let Some((count, mut pos)) = header(buf, 1, limits.max_inline_bytes, ParseError::TooBigCount)? else {
+        let Some((count, mut pos)) =
+            header(buf, 1, limits.max_inline_bytes, ParseError::TooBigCount)?
+        else {
             return Ok(Parsed::Incomplete);
         };
         let count = count.ok_or(ParseError::InvalidMultibulkLength)?;
@@ -93,11 +107,18 @@ impl RequestParser {
         }
         self.ranges.clear();
         for _ in 0..count {
-            let Some(&kind) = buf.get(pos) else { return Ok(Parsed::Incomplete) };
+            let Some(&kind) = buf.get(pos) else {
+                return Ok(Parsed::Incomplete);
+            };
             if kind != b'$' {
                 return Err(ParseError::ExpectedBulk(kind));
             }
-            let Some((len, start)) = header(buf, pos + 1, limits.max_inline_bytes, ParseError::TooBigBulkCount)?
+            let Some((len, start)) = header(
+                buf,
+                pos + 1,
+                limits.max_inline_bytes,
+                ParseError::TooBigBulkCount,
+            )?
             else {
                 return Ok(Parsed::Incomplete);
             };
@@ -107,7 +128,10 @@ impl RequestParser {
             };
             let end = start + len;
             if end + 2 > limits.max_request_bytes {
-                return Err(ParseError::TooLarge { size: end + 2, limit: limits.max_request_bytes });
+                return Err(ParseError::TooLarge {
+                    size: end + 2,
+                    limit: limits.max_request_bytes,
+                });
             }
             if buf.len() < end + 2 {
                 return Ok(Parsed::Incomplete);
@@ -116,7 +140,11 @@ impl RequestParser {
             pos = end + 2;
         }
         let frame = buf.split_to(pos).freeze();
-        let args = self.ranges.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+        let args = self
+            .ranges
+            .iter()
+            .map(|&(s, e)| frame.slice(s..e))
+            .collect();
         Ok(Parsed::Command(Command::with_raw(args, frame)))
     }
 }
@@ -130,7 +158,12 @@ enum Parsed {
 /// Reads a `<int>\r\n` header starting at `from`. Returns the value (None if not an integer)
 /// and the position after the CRLF; `Ok(None)` if the CRLF has not arrived yet.
 #[allow(clippy::type_complexity)]
-fn header(buf: &[u8], from: usize, max: usize, too_big: ParseError) -> Result<Option<(Option<i64>, usize)>, ParseError> {
+fn header(
+    buf: &[u8],
+    from: usize,
+    max: usize,
+    too_big: ParseError,
+) -> Result<Option<(Option<i64>, usize)>, ParseError> {
     let rest = &buf[from.min(buf.len())..];
     match rest.iter().position(|&b| b == b'\r') {
         Some(cr) if cr + 1 < rest.len() => Ok(Some((parse_int(&rest[..cr]), from + cr + 2))),
@@ -199,7 +232,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
             if in_dq {
                 match c {
                     None => return None,
-                    Some(b'\\') if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() => {
+                    Some(b'\\')
+                        if line.get(i + 1) == Some(&b'x') && hex_pair(line, i + 2).is_some() =>
+                    {
                         cur.push(hex_pair(line, i + 2).unwrap_or(0));
                         i += 3;
                     }
@@ -282,31 +317,70 @@ mod tests {
 
     #[test]
     fn parses_pipelined_multibulk_without_copying() {
-        let (cmds, res, left) = parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\nGE");
+        let (cmds, res, left) = parse_all(
+            b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\nGE",
+        );
         assert_eq!(res, Ok(()));
-        assert_eq!(cmds, vec![vec![Bytes::from("PING")], vec!["SET".into(), "a".into(), "b".into()]]);
+        assert_eq!(
+            cmds,
+            vec![
+                vec![Bytes::from("PING")],
+                vec!["SET".into(), "a".into(), "b".into()]
+            ]
+        );
         assert_eq!(left, 10, "the incomplete request stays in the buffer");
     }
 
     #[test]
     fn parses_inline_with_quotes() {
-        let (cmds, res, _) = parse_all(b"PING\r\nSET a \"b c\\x41\\n\"\n\r\n   \r\nGET 'it\\'s'\r\n");
+        let (cmds, res, _) =
+            parse_all(b"PING\r\nSET a \"b c\\x41\\n\"\n\r\n   \r\nGET 'it\\'s'\r\n");
         assert_eq!(res, Ok(()));
         assert_eq!(cmds[0], vec![Bytes::from("PING")]);
-        assert_eq!(cmds[1], vec![Bytes::from("SET"), "a".into(), "b cA\n".into()]);
+        assert_eq!(
+            cmds[1],
+            vec![Bytes::from("SET"), "a".into(), "b cA\n".into()]
+        );
         assert_eq!(cmds[2], vec![Bytes::from("GET"), "it's".into()]);
     }
 
     #[test]
     fn refuses_absurd_headers_before_allocating() {
-        assert_eq!(parse_all(b"*2147483647\r\n").1, Err(ParseError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\n$2147483647\r\n").1, Err(ParseError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n").1, Err(ParseError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*x\r\n").1, Err(ParseError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\n*1\r\n*1\r\n").1, Err(ParseError::ExpectedBulk(b'*')));
-        assert_eq!(parse_all(b"*1\r\n$11000000\r\n").1, Err(ParseError::TooLarge { size: 11000017, limit: 10485760 }));
-        assert_eq!(parse_all(b"SET a \"b\r\n").1, Err(ParseError::UnbalancedQuotes));
-        assert_eq!(parse_all(&vec![b'a'; 70 * 1024]).1, Err(ParseError::TooBigInline));
+        assert_eq!(
+            parse_all(b"*2147483647\r\n").1,
+            Err(ParseError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$2147483647\r\n").1,
+            Err(ParseError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n").1,
+            Err(ParseError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*x\r\n").1,
+            Err(ParseError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n*1\r\n*1\r\n").1,
+            Err(ParseError::ExpectedBulk(b'*'))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$11000000\r\n").1,
+            Err(ParseError::TooLarge {
+                size: 11000017,
+                limit: 10485760
+            })
+        );
+        assert_eq!(
+            parse_all(b"SET a \"b\r\n").1,
+            Err(ParseError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(&vec![b'a'; 70 * 1024]).1,
+            Err(ParseError::TooBigInline)
+        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn int(arg: &[u8]) -> Result<i64, Reply> {
 pub fn non_negative(arg: &[u8], what: &str) -> Result<i64, Reply> {
     match int(arg)? {
         n if n >= 0 => Ok(n),
-        _ => Err(Reply::error(format!("ERR {what} is out of range, must be positive"))),
+        _ => Err(Reply::error(format!(
+            "ERR {what} is out of range, must be positive"
+        ))),
     }
 }
 
@@ -53,7 +55,10 @@ pub fn float(arg: &[u8]) -> Result<f64, Reply> {
 /// The float in `arg`, or None; see [`float`].
 pub fn parse_float(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+    if text.is_empty()
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+    {
         return None;
     }
     let value = match text.to_ascii_lowercase().as_str() {

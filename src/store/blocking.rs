@@ -49,7 +49,10 @@ impl Blocking {
         self.next_id += 1;
         let id = self.next_id;
         for key in &waiter.keys {
-            self.by_key.entry((waiter.client.db, key.clone())).or_default().push_back(id);
+            self.by_key
+                .entry((waiter.client.db, key.clone()))
+                .or_default()
+                .push_back(id);
         }
         self.waiters.insert(id, waiter);
         id
@@ -84,7 +87,10 @@ impl Blocking {
 
     /// Ids of the commands parked on `key`, oldest first.
     pub fn parked_on(&self, db: usize, key: &Bytes) -> Vec<u64> {
-        self.by_key.get(&(db, key.clone())).map(|q| q.iter().copied().collect()).unwrap_or_default()
+        self.by_key
+            .get(&(db, key.clone()))
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     pub fn waiter_mut(&mut self, id: u64) -> Option<&mut Waiter> {

@@ -38,7 +38,10 @@ impl Db {
     /// Removes `key` if its TTL has passed; true if it did.
     fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
         match self.map.get(key) {
-            Some(Entry { expires_at: Some(at), .. }) if *at <= now => {
+            Some(Entry {
+                expires_at: Some(at),
+                ..
+            }) if *at <= now => {
                 self.remove(key);
                 true
             }
@@ -88,7 +91,9 @@ impl Db {
 
     /// Sets or clears the TTL of a live key; false if the key does not exist.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>, now: u64) -> bool {
-        let Some(entry) = self.entry(key, now) else { return false };
+        let Some(entry) = self.entry(key, now) else {
+            return false;
+        };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         let key = Bytes::copy_from_slice(key);
         if let Some(old) = old {
@@ -104,7 +109,9 @@ impl Db {
     pub fn expire_due(&mut self, now: u64, limit: usize) -> Vec<Bytes> {
         let mut removed = Vec::new();
         while removed.len() < limit {
-            let Some((at, key)) = self.expiries.first().cloned() else { break };
+            let Some((at, key)) = self.expiries.first().cloned() else {
+                break;
+            };
             if at > now {
                 break;
             }
@@ -121,7 +128,9 @@ impl Db {
 
     /// Iterates over live entries without removing expired ones.
     pub fn iter_live(&self, now: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
-        self.map.iter().filter(move |(_, e)| e.expires_at.is_none_or(|at| at > now))
+        self.map
+            .iter()
+            .filter(move |(_, e)| e.expires_at.is_none_or(|at| at > now))
     }
 
     pub fn clear(&mut self) {
@@ -153,6 +162,9 @@ mod tests {
         db.set_keep_ttl("a".into(), Value::Str("2".into()), 0);
         assert_eq!(db.entry(b"a", 0).unwrap().expires_at, Some(100));
         db.set("a".into(), Value::Str("3".into()), None);
-        assert_eq!((db.entry(b"a", 0).unwrap().expires_at, db.expiring()), (None, 0));
+        assert_eq!(
+            (db.entry(b"a", 0).unwrap().expires_at, db.expiring()),
+            (None, 0)
+        );
     }
 }

@@ -91,7 +91,11 @@ impl Blocked {
             return reply;
         }
         // Timed out: un-park, unless it was served between the timer and the lock.
-        if self.store.with_state(|s| s.blocking.cancel(self.id)).is_none() {
+        if self
+            .store
+            .with_state(|s| s.blocking.cancel(self.id))
+            .is_none()
+        {
             if let Ok(reply) = rx.try_recv() {
                 return reply;
             }
@@ -126,7 +130,12 @@ const EXECABORT: &str = "EXECABORT Transaction discarded because of previous err
 
 impl Session {
     pub fn new(client: Client) -> Session {
-        Session { client, multi: None, watched: Vec::new(), watch_dirty: Arc::new(AtomicBool::new(false)) }
+        Session {
+            client,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     pub fn in_multi(&self) -> bool {
@@ -210,13 +219,22 @@ impl Session {
 
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH: they act on the session, not on data.
     fn transaction_command(&mut self, state: &mut State, cmd: &Command) -> Option<Reply> {
-        let arity = |ok: bool| if ok { None } else { Some(args::wrong_arity(cmd.name())) };
+        let arity = |ok: bool| {
+            if ok {
+                None
+            } else {
+                Some(args::wrong_arity(cmd.name()))
+            }
+        };
         let reply = if cmd.is("multi") {
             arity(cmd.args.len() == 1).unwrap_or_else(|| {
                 if self.multi.is_some() {
                     args::err("ERR MULTI calls can not be nested")
                 } else {
-                    self.multi = Some(Multi { queued: Vec::new(), failed: false });
+                    self.multi = Some(Multi {
+                        queued: Vec::new(),
+                        failed: false,
+                    });
                     Reply::ok()
                 }
             })
@@ -237,7 +255,9 @@ impl Session {
                 }
                 for key in &cmd.args[1..] {
                     let key = args::owned(key);
-                    state.watches.add(self.client.db, key.clone(), &self.watch_dirty);
+                    state
+                        .watches
+                        .add(self.client.db, key.clone(), &self.watch_dirty);
                     self.watched.push((self.client.db, key));
                 }
                 Reply::ok()
@@ -285,15 +305,29 @@ impl Session {
         self.watch_dirty.store(false, Ordering::Relaxed);
     }
 
-    /// Releases what the session holds in the store (watches); call when the client leaves.
+    /// Releases what the session holds in the store (watches, subscriptions); call when the
+    /// client leaves.
     pub fn close(&mut self, store: &Store) {
-        store.with_state(|state| self.unwatch(state));
+        store.with_state(|state| {
+            self.unwatch(state);
+            state.pubsub.remove_client(self.client.id);
+        });
     }
 }
 
 /// Runs one command's handler; returns its reply and the block it asked for, if any.
-pub fn run(state: &mut State, client: &mut Client, spec: &Spec, argv: &[Bytes]) -> (Reply, Option<super::BlockSpec>) {
-    let mut ctx = Ctx { state, client, now: now_ms(), block: None };
+pub fn run(
+    state: &mut State,
+    client: &mut Client,
+    spec: &Spec,
+    argv: &[Bytes],
+) -> (Reply, Option<super::BlockSpec>) {
+    let mut ctx = Ctx {
+        state,
+        client,
+        now: now_ms(),
+        block: None,
+    };
     let reply = (spec.handler)(&mut ctx, argv).unwrap_or_else(|e| e);
     (reply, ctx.block)
 }
@@ -302,9 +336,13 @@ pub fn run(state: &mut State, client: &mut Client, spec: &Spec, argv: &[Bytes]) 
 fn serve_blocked(state: &mut State) {
     while let Some((db, key)) = state.blocking.next_ready() {
         for id in state.blocking.parked_on(db, &key) {
-            let Some(waiter) = state.blocking.waiter_mut(id) else { continue };
+            let Some(waiter) = state.blocking.waiter_mut(id) else {
+                continue;
+            };
             let (mut client, argv) = (waiter.client.clone(), waiter.args.clone());
-            let Some(spec) = table::lookup(&argv[0]) else { continue };
+            let Some(spec) = table::lookup(&argv[0]) else {
+                continue;
+            };
             let (reply, block) = run(state, &mut client, spec, &argv);
             if block.is_none() {
                 if let Some(waiter) = state.blocking.cancel(id) {
@@ -317,7 +355,10 @@ fn serve_blocked(state: &mut State) {
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` in Redis's words.
 pub fn unknown_command(argv: &[Bytes]) -> Reply {
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(&argv[0]));
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&argv[0])
+    );
     for arg in argv.iter().skip(1) {
         msg.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
         if msg.len() > 128 {

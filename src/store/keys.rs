@@ -29,7 +29,12 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 
 fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Ok(Reply::Int(argv[1..].iter().filter(|k| ctx.db().contains(k, now)).count() as i64))
+    Ok(Reply::Int(
+        argv[1..]
+            .iter()
+            .filter(|k| ctx.db().contains(k, now))
+            .count() as i64,
+    ))
 }
 
 fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {

@@ -20,8 +20,8 @@ pub mod value;
 mod hashes;
 mod keys;
 mod lists;
-mod pubsub;
-mod scripting;
+pub mod pubsub;
+pub mod scripting;
 mod server;
 mod sets;
 mod stream;
@@ -53,7 +53,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { maxmemory: 256 * 1024 * 1024 }
+        StoreConfig {
+            maxmemory: 256 * 1024 * 1024,
+        }
     }
 }
 
@@ -72,6 +74,8 @@ pub struct State {
     pub dbs: Vec<Db>,
     pub blocking: blocking::Blocking,
     pub watches: exec::Watches,
+    pub pubsub: pubsub::PubSub,
+    pub scripts: scripting::Scripts,
     pub config: StoreConfig,
     /// Count of changes since start (Redis's `server.dirty`).
     pub dirty: u64,
@@ -135,7 +139,10 @@ impl Ctx<'_> {
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -144,11 +151,17 @@ impl Store {
             dbs: (0..DATABASES).map(|_| Db::default()).collect(),
             blocking: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
+            scripts: Default::default(),
             config,
             dirty: 0,
             next_client_id: 1,
         };
-        Store { shared: Arc::new(Shared { state: Mutex::new(state) }) }
+        Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+            }),
+        }
     }
 
     /// A new client of this store (one per connection).

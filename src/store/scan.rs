@@ -6,7 +6,6 @@
 //! guarantees, an element present for the whole iteration is returned at least once, and one
 //! added or removed meanwhile may or may not be.
 
-
 /// The fixed-seed hasher that orders elements for cursors.
 fn position(element: &[u8]) -> u64 {
     static HASHER: std::sync::LazyLock<ahash::RandomState> =
@@ -16,9 +15,15 @@ fn position(element: &[u8]) -> u64 {
 
 /// One page of `items` (each with the bytes that identify it) from `cursor`: the items and the
 /// next cursor. Filtering by MATCH or TYPE is the caller's, after paging, as in Redis.
-pub fn page<'a, T>(items: impl Iterator<Item = (&'a [u8], T)>, cursor: u64, count: usize) -> (u64, Vec<T>) {
-    let mut candidates: Vec<(u64, T)> =
-        items.map(|(id, item)| (position(id), item)).filter(|(pos, _)| *pos >= cursor).collect();
+pub fn page<'a, T>(
+    items: impl Iterator<Item = (&'a [u8], T)>,
+    cursor: u64,
+    count: usize,
+) -> (u64, Vec<T>) {
+    let mut candidates: Vec<(u64, T)> = items
+        .map(|(id, item)| (position(id), item))
+        .filter(|(pos, _)| *pos >= cursor)
+        .collect();
     let count = count.max(1);
     let next = if candidates.len() > count {
         candidates.select_nth_unstable_by_key(count, |(pos, _)| *pos);
@@ -34,7 +39,10 @@ pub fn page<'a, T>(items: impl Iterator<Item = (&'a [u8], T)>, cursor: u64, coun
 
 /// Parses a cursor argument: `ERR invalid cursor` unless it is an unsigned integer.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, crate::protocol::Reply> {
-    std::str::from_utf8(arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| super::args::err("ERR invalid cursor"))
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| super::args::err("ERR invalid cursor"))
 }
 
 #[cfg(test)]

@@ -57,7 +57,11 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             Ok(2) => Protocol::Resp2,
             Ok(3) => Protocol::Resp3,
             Ok(_) => return Err(err("NOPROTO unsupported protocol version")),
-            Err(_) => return Err(err("ERR Protocol version is not an integer or out of range")),
+            Err(_) => {
+                return Err(err(
+                    "ERR Protocol version is not an integer or out of range",
+                ))
+            }
         };
     }
     let mut name = None;
@@ -83,7 +87,10 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::Map(vec![
         field("server", Reply::bulk("redis")),
         field("version", Reply::bulk(REDIS_VERSION)),
-        field("proto", Reply::Int(if protocol == Protocol::Resp3 { 3 } else { 2 })),
+        field(
+            "proto",
+            Reply::Int(if protocol == Protocol::Resp3 { 3 } else { 2 }),
+        ),
         field("id", Reply::Int(ctx.client.id as i64)),
         field("mode", Reply::bulk("standalone")),
         field("role", Reply::bulk("master")),
@@ -98,17 +105,30 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 
 fn client(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let sub = &argv[1];
-    let arity = |n: usize| if argv.len() == n { Ok(()) } else { Err(subcommand_arity("client", sub)) };
+    let arity = |n: usize| {
+        if argv.len() == n {
+            Ok(())
+        } else {
+            Err(subcommand_arity("client", sub))
+        }
+    };
     if is(sub, "setname") {
         arity(3)?;
         if argv[2].iter().any(|b| *b <= b' ' || *b > b'~') {
-            return Err(err("ERR Client names cannot contain spaces, newlines or special characters."));
+            return Err(err(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ));
         }
         ctx.client.name = (!argv[2].is_empty()).then(|| args::owned(&argv[2]));
         Ok(Reply::ok())
     } else if is(sub, "getname") {
         arity(2)?;
-        Ok(ctx.client.name.clone().map(Reply::Bulk).unwrap_or(Reply::Nil))
+        Ok(ctx
+            .client
+            .name
+            .clone()
+            .map(Reply::Bulk)
+            .unwrap_or(Reply::Nil))
     } else if is(sub, "id") {
         arity(2)?;
         Ok(Reply::Int(ctx.client.id as i64))
@@ -132,7 +152,9 @@ fn client(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 
 fn command(_: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let Some(sub) = argv.get(1) else {
-        return Ok(Reply::Array(table::all().map(|s| Reply::bulk(s.name)).collect()));
+        return Ok(Reply::Array(
+            table::all().map(|s| Reply::bulk(s.name)).collect(),
+        ));
     };
     if is(sub, "count") {
         Ok(Reply::Int(table::all().count() as i64))
@@ -175,7 +197,10 @@ fn time(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 
 /// `ERR unknown subcommand 'x'. Try CMD HELP.`
 pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
-    Reply::error(format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", String::from_utf8_lossy(sub)))
+    Reply::error(format!(
+        "ERR unknown subcommand '{}'. Try {cmd} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
 }
 
 /// `ERR wrong number of arguments for 'client|setname' command`.

@@ -37,7 +37,12 @@ pub struct Spec {
 
 impl Spec {
     pub const fn new(name: &'static str, arity: i32, flags: u16, handler: Handler) -> Spec {
-        Spec { name, arity, flags, handler }
+        Spec {
+            name,
+            arity,
+            flags,
+            handler,
+        }
     }
 
     pub fn has(&self, flag: u16) -> bool {

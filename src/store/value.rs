@@ -44,7 +44,10 @@ impl Value {
         match self {
             Value::Str(b) => b.len() + OVERHEAD,
             Value::List(l) => l.iter().map(|e| e.len() + OVERHEAD).sum(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 2 * OVERHEAD).sum(),
+            Value::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2 * OVERHEAD)
+                .sum(),
             Value::Set(s) => s.iter().map(|m| m.len() + OVERHEAD).sum(),
             Value::ZSet(z) => z.approx_size(),
             Value::Stream(s) => s.approx_size(),

@@ -20,7 +20,10 @@ pub enum UpstreamError {
     #[error("connect to {addr} timed out after {ms} ms")]
     ConnectTimeout { addr: String, ms: u64 },
     #[error("connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("upstream refused {step}: {reply}")]
     Handshake { step: &'static str, reply: String },
     #[error("connection lost: {0}")]
@@ -51,13 +54,21 @@ impl Link {
         let ms = config.connect_timeout.as_millis() as u64;
         let opened = tokio::time::timeout(config.connect_timeout, async {
             let mut stream =
-                TcpStream::connect(&addr).await.map_err(|source| UpstreamError::Connect { addr: addr.clone(), source })?;
+                TcpStream::connect(&addr)
+                    .await
+                    .map_err(|source| UpstreamError::Connect {
+                        addr: addr.clone(),
+                        source,
+                    })?;
             stream.set_nodelay(true)?;
             handshake(&mut stream, &config.url).await?;
             Ok::<_, UpstreamError>(stream)
         })
         .await
-        .map_err(|_| UpstreamError::ConnectTimeout { addr: addr.clone(), ms })??;
+        .map_err(|_| UpstreamError::ConnectTimeout {
+            addr: addr.clone(),
+            ms,
+        })??;
         Ok(Link { stream: opened })
     }
 }
@@ -73,7 +84,13 @@ async fn handshake(stream: &mut TcpStream, url: &UpstreamUrl) -> Result<(), Upst
         steps.push(("AUTH", args));
     }
     if url.db > 0 {
-        steps.push(("SELECT", vec![Bytes::from_static(b"SELECT"), Bytes::from(url.db.to_string())]));
+        steps.push((
+            "SELECT",
+            vec![
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(url.db.to_string()),
+            ],
+        ));
     }
     if steps.is_empty() {
         return Ok(());
@@ -95,7 +112,10 @@ async fn handshake(stream: &mut TcpStream, url: &UpstreamUrl) -> Result<(), Upst
 }
 
 /// Reads one complete reply frame.
-pub async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Bytes, UpstreamError> {
+pub async fn read_frame(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Bytes, UpstreamError> {
     loop {
         if let Some(len) = frame_len(buf, MAX_REPLY_DEPTH)? {
             return Ok(buf.split_to(len).freeze());

@@ -84,7 +84,10 @@ impl Pending {
 
     /// Requests still waiting for the upstream.
     pub fn awaiting_upstream(&self) -> usize {
-        self.owed.iter().filter(|o| !matches!(o, Owed::Local(_))).count()
+        self.owed
+            .iter()
+            .filter(|o| !matches!(o, Owed::Local(_)))
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,7 +103,8 @@ impl Pending {
     pub fn route(&mut self, raw: &Bytes) -> Route {
         let first = raw.first().copied();
         let head_confirms = matches!(self.owed.front(), Some(Owed::Confirmations(..)));
-        let maybe_pubsub = first == Some(b'>') || (first == Some(b'*') && (head_confirms || self.subscribed()));
+        let maybe_pubsub =
+            first == Some(b'>') || (first == Some(b'*') && (head_confirms || self.subscribed()));
         if maybe_pubsub {
             if let Some((word, channel, _count)) = pubsub_frame(raw) {
                 match pubsub_word(&word) {
@@ -130,7 +134,9 @@ impl Pending {
             Kind::Pattern => &mut self.patterns,
             Kind::Shard => &mut self.shard_channels,
         };
-        let Some(Owed::Confirmations(remaining)) = self.owed.front_mut() else { return Route::Push };
+        let Some(Owed::Confirmations(remaining)) = self.owed.front_mut() else {
+            return Route::Push;
+        };
         let left = remaining.get_or_insert(held.len().max(1));
         if let Some(channel) = channel {
             if subscribe {
@@ -213,7 +219,9 @@ fn pubsub_frame(raw: &Bytes) -> Option<(Bytes, Option<Bytes>, Option<i64>)> {
         _ => return None,
     };
     let text = |f: &BytesFrame| match f {
-        BytesFrame::BlobString { data, .. } | BytesFrame::SimpleString { data, .. } => Some(data.clone()),
+        BytesFrame::BlobString { data, .. } | BytesFrame::SimpleString { data, .. } => {
+            Some(data.clone())
+        }
         _ => None,
     };
     let word = text(items.first()?)?;
@@ -246,14 +254,26 @@ mod tests {
         let mut p = Pending::default();
         p.sent(&Command::from_strs(&["SUBSCRIBE", "a", "b"]));
         p.sent(&Command::from_strs(&["PING"]));
-        assert_eq!(p.route(&frame(&["subscribe", "a", "1"], false)), Route::PartialReply);
+        assert_eq!(
+            p.route(&frame(&["subscribe", "a", "1"], false)),
+            Route::PartialReply
+        );
         assert_eq!(p.route(&frame(&["message", "a", "hi"], false)), Route::Push);
-        assert_eq!(p.route(&frame(&["subscribe", "b", "2"], false)), Route::Reply);
+        assert_eq!(
+            p.route(&frame(&["subscribe", "b", "2"], false)),
+            Route::Reply
+        );
         assert_eq!(p.route(&frame(&["pong", ""], false)), Route::Reply);
         assert!(p.subscribed() && p.is_empty());
         p.sent(&Command::from_strs(&["UNSUBSCRIBE"]));
-        assert_eq!(p.route(&frame(&["unsubscribe", "a", "1"], false)), Route::PartialReply);
-        assert_eq!(p.route(&frame(&["unsubscribe", "b", "0"], false)), Route::Reply);
+        assert_eq!(
+            p.route(&frame(&["unsubscribe", "a", "1"], false)),
+            Route::PartialReply
+        );
+        assert_eq!(
+            p.route(&frame(&["unsubscribe", "b", "0"], false)),
+            Route::Reply
+        );
         assert!(!p.subscribed());
     }
 
@@ -274,6 +294,9 @@ mod tests {
         assert_eq!(p.take_ready_local(), None);
         assert_eq!(p.route(&Bytes::from_static(b"$1\r\nv\r\n")), Route::Reply);
         assert_eq!(p.take_ready_local(), Some(Bytes::from_static(b"+OK\r\n")));
-        assert_eq!(p.route(&Bytes::from_static(b"+MONITOR line\r\n")), Route::Push);
+        assert_eq!(
+            p.route(&Bytes::from_static(b"+MONITOR line\r\n")),
+            Route::Push
+        );
     }
 }

@@ -28,7 +28,9 @@ pub enum UrlError {
 
 impl UpstreamUrl {
     pub fn parse(text: &str) -> Result<UpstreamUrl, UrlError> {
-        let (scheme, rest) = text.split_once("://").ok_or_else(|| UrlError::Scheme(text.into()))?;
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| UrlError::Scheme(text.into()))?;
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "redis" => false,
             "rediss" => true,
@@ -54,8 +56,19 @@ impl UpstreamUrl {
             return Err(UrlError::Host);
         }
         let path = path.split(['?', '#']).next().unwrap_or_default();
-        let db = if path.is_empty() { 0 } else { path.parse().map_err(|_| UrlError::Db(path.into()))? };
-        Ok(UpstreamUrl { tls, host, port, username, password, db })
+        let db = if path.is_empty() {
+            0
+        } else {
+            path.parse().map_err(|_| UrlError::Db(path.into()))?
+        };
+        Ok(UpstreamUrl {
+            tls,
+            host,
+            port,
+            username,
+            password,
+            db,
+        })
     }
 
     /// `host:port`, for connecting.
@@ -106,7 +119,11 @@ impl fmt::Display for UpstreamUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.tls { "rediss" } else { "redis" };
         let user = self.username.as_deref().unwrap_or("");
-        let auth = if self.password.is_some() { format!("{user}:***@") } else { String::new() };
+        let auth = if self.password.is_some() {
+            format!("{user}:***@")
+        } else {
+            String::new()
+        };
         write!(f, "{scheme}://{auth}{}/{}", self.address(), self.db)
     }
 }
@@ -125,9 +142,18 @@ mod tests {
     fn parses_upstash_style_urls() {
         let url = UpstreamUrl::parse("rediss://default:s%40cret@eu1-x.upstash.io:6379/2").unwrap();
         assert!(url.tls);
-        assert_eq!((url.host.as_str(), url.port, url.db), ("eu1-x.upstash.io", 6379, 2));
-        assert_eq!((url.username.as_deref(), url.password.as_deref()), (Some("default"), Some("s@cret")));
-        assert_eq!(url.to_string(), "rediss://default:***@eu1-x.upstash.io:6379/2");
+        assert_eq!(
+            (url.host.as_str(), url.port, url.db),
+            ("eu1-x.upstash.io", 6379, 2)
+        );
+        assert_eq!(
+            (url.username.as_deref(), url.password.as_deref()),
+            (Some("default"), Some("s@cret"))
+        );
+        assert_eq!(
+            url.to_string(),
+            "rediss://default:***@eu1-x.upstash.io:6379/2"
+        );
         assert!(!format!("{url:?}").contains("cret"));
     }
 
@@ -136,13 +162,19 @@ mod tests {
         let url = UpstreamUrl::parse("redis://localhost").unwrap();
         assert_eq!((url.tls, url.port, url.password), (false, 6379, None));
         let url = UpstreamUrl::parse("redis://:pw@[::1]:7000").unwrap();
-        assert_eq!((url.host.as_str(), url.port, url.password.as_deref()), ("::1", 7000, Some("pw")));
+        assert_eq!(
+            (url.host.as_str(), url.port, url.password.as_deref()),
+            ("::1", 7000, Some("pw"))
+        );
     }
 
     #[test]
     fn refuses_other_schemes_naming_the_accepted_ones() {
         let err = UpstreamUrl::parse("http://x").unwrap_err();
-        assert_eq!(err.to_string(), "unsupported scheme 'http': use redis:// or rediss:// (TLS)");
+        assert_eq!(
+            err.to_string(),
+            "unsupported scheme 'http': use redis:// or rediss:// (TLS)"
+        );
         assert!(UpstreamUrl::parse("redis://h:notaport").is_err());
         assert!(UpstreamUrl::parse("redis://h:1/x").is_err());
     }

@@ -16,7 +16,11 @@ use redis_sidecar::protocol::frame_len;
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `ready` every 10 ms until it holds or `timeout` passes.
@@ -43,18 +47,27 @@ impl RedisServer {
     /// Starts redis-server with extra arguments (`["--requirepass", "x"]`).
     pub fn start_with(extra: &[&str]) -> RedisServer {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("sidecar-test-redis-{port}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sidecar-test-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         RedisServer::start_in(port, dir, extra)
     }
 
     /// Starts redis-server on `port` with its files in `dir` (restarts reuse both).
     pub fn start_in(port: u16, dir: PathBuf, extra: &[&str]) -> RedisServer {
-        let mut args: Vec<String> =
-            ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", dir.to_str().unwrap()]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new("redis-server")
             .args(&args)
@@ -63,14 +76,23 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed (apt-get install redis-server)");
         let server = RedisServer { port, child, dir };
-        let password = extra.iter().position(|a| *a == "--requirepass").map(|i| extra[i + 1].to_string());
-        wait_until("redis-server to answer PING", Duration::from_secs(10), || {
-            let Ok(mut c) = RawClient::try_connect(server.addr()) else { return false };
-            if let Some(pw) = &password {
-                c.call(&["AUTH", pw]);
-            }
-            c.call(&["PING"]) == Bytes::from_static(b"+PONG\r\n")
-        });
+        let password = extra
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| extra[i + 1].to_string());
+        wait_until(
+            "redis-server to answer PING",
+            Duration::from_secs(10),
+            || {
+                let Ok(mut c) = RawClient::try_connect(server.addr()) else {
+                    return false;
+                };
+                if let Some(pw) = &password {
+                    c.call(&["AUTH", pw]);
+                }
+                c.call(&["PING"]) == Bytes::from_static(b"+PONG\r\n")
+            },
+        );
         server
     }
 
@@ -115,7 +137,10 @@ impl Sidecar {
 
     /// A sidecar forwarding to `url`.
     pub fn upstream(url: &str) -> Sidecar {
-        Sidecar::start(Cli { upstream: Some(url.to_string()), ..Cli::default() })
+        Sidecar::start(Cli {
+            upstream: Some(url.to_string()),
+            ..Cli::default()
+        })
     }
 
     /// A sidecar from flags; listen and http default to free ports, and no config file is read
@@ -130,10 +155,18 @@ impl Sidecar {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
-                let server = redis_sidecar::server::Server::bind(config).await.expect("bind");
-                addr_tx.send((server.local_addr(), server.http_addr())).unwrap();
+                let server = redis_sidecar::server::Server::bind(config)
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send((server.local_addr(), server.http_addr()))
+                    .unwrap();
                 server
                     .run(async {
                         let _ = stop_rx.await;
@@ -142,7 +175,12 @@ impl Sidecar {
             });
         });
         let (addr, http) = addr_rx.recv().expect("sidecar started");
-        Sidecar { addr, http, stop: Some(stop_tx), thread: Some(thread) }
+        Sidecar {
+            addr,
+            http,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn client(&self) -> RawClient {
@@ -188,7 +226,10 @@ impl RawClient {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_nodelay(true)?;
-        Ok(RawClient { stream, buf: BytesMut::new() })
+        Ok(RawClient {
+            stream,
+            buf: BytesMut::new(),
+        })
     }
 
     /// Sends one command and returns its reply's bytes.
@@ -216,7 +257,8 @@ impl RawClient {
 
     /// Reads one complete reply frame.
     pub fn read_reply(&mut self) -> Bytes {
-        self.try_read_reply().expect("connection closed before a reply")
+        self.try_read_reply()
+            .expect("connection closed before a reply")
     }
 
     /// Reads one reply, or None if the peer closed the connection first.
@@ -253,26 +295,46 @@ impl Differential {
         let sidecar = Sidecar::embedded();
         let real = redis.client();
         let ours = sidecar.client();
-        Differential { redis, sidecar, real, ours }
+        Differential {
+            redis,
+            sidecar,
+            real,
+            ours,
+        }
     }
 
     /// Sends `args` to both and asserts the replies are identical; returns the reply.
     pub fn check(&mut self, args: &[&str]) -> Bytes {
         let (real, ours) = (self.real.call(args), self.ours.call(args));
-        assert_eq!(show(&ours), show(&real), "replies differ for {args:?} (left: sidecar, right: redis-server)");
+        assert_eq!(
+            show(&ours),
+            show(&real),
+            "replies differ for {args:?} (left: sidecar, right: redis-server)"
+        );
         real
     }
 
     /// Like `check`, for binary arguments.
     pub fn check_bytes(&mut self, args: &[&[u8]]) -> Bytes {
         let (real, ours) = (self.real.call_bytes(args), self.ours.call_bytes(args));
-        assert_eq!(show(&ours), show(&real), "replies differ for {:?}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+        assert_eq!(
+            show(&ours),
+            show(&real),
+            "replies differ for {:?}",
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+        );
         real
     }
 
     /// Runs every command in `script` (one command per line, split on whitespace) with `check`.
     pub fn check_all(&mut self, script: &str) {
-        for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in script
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let args: Vec<&str> = line.split_whitespace().collect();
             self.check(&args);
         }
@@ -282,17 +344,37 @@ impl Differential {
     /// a big hash, KEYS): compares the sorted top-level elements.
     pub fn check_unordered(&mut self, args: &[&str]) {
         let (real, ours) = (self.real.call(args), self.ours.call(args));
-        assert_eq!(sorted_elements(&ours), sorted_elements(&real), "replies differ (as sets) for {args:?}");
+        assert_eq!(
+            sorted_elements(&ours),
+            sorted_elements(&real),
+            "replies differ (as sets) for {args:?}"
+        );
     }
 
     /// For errors whose wording may differ between Redis versions: compares the error code only
     /// (the first word), and that both are errors.
     pub fn check_error_code(&mut self, args: &[&str]) {
         let (real, ours) = (self.real.call(args), self.ours.call(args));
-        assert_eq!(real.first(), Some(&b'-'), "redis-server did not fail {args:?}: {}", show(&real));
-        assert_eq!(ours.first(), Some(&b'-'), "sidecar did not fail {args:?}: {}", show(&ours));
+        assert_eq!(
+            real.first(),
+            Some(&b'-'),
+            "redis-server did not fail {args:?}: {}",
+            show(&real)
+        );
+        assert_eq!(
+            ours.first(),
+            Some(&b'-'),
+            "sidecar did not fail {args:?}: {}",
+            show(&ours)
+        );
         let code = |b: &Bytes| b.split(|c| *c == b' ').next().map(|c| c.to_vec());
-        assert_eq!(code(&ours), code(&real), "error codes differ for {args:?}: {} vs {}", show(&ours), show(&real));
+        assert_eq!(
+            code(&ours),
+            code(&real),
+            "error codes differ for {args:?}: {} vs {}",
+            show(&ours),
+            show(&real)
+        );
     }
 }
 
@@ -303,7 +385,11 @@ pub fn show(reply: &[u8]) -> String {
 
 /// The top-level elements of an aggregate reply, each as raw bytes, sorted.
 pub fn sorted_elements(reply: &Bytes) -> Vec<Vec<u8>> {
-    let header_end = reply.windows(2).position(|w| w == b"\r\n").expect("a header") + 2;
+    let header_end = reply
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("a header")
+        + 2;
     let mut rest = &reply[header_end..];
     let mut items = Vec::new();
     while !rest.is_empty() {
