@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""End-to-end throughput: redis-benchmark against redis-server directly, through twemproxy
+(nutcracker), and through the sidecar (forwarding, and serving from its embedded store).
+
+Targets are run in interleaved rounds (the order rotates every round) so that drift on this
+shared 2-core machine hits all of them alike; the report gives medians and ratios to direct.
+
+    python3 benches/e2e.py                      # defaults: 5 rounds, SET/GET, -c 50, -P 1 and 16
+    python3 benches/e2e.py --rounds 3 --clients 200 --pipelines 16
+
+Needs: redis-server, redis-benchmark (apt-get install redis-server redis-tools), nutcracker
+(apt-get install nutcracker; skipped with a note if missing). Everything listens on 127.0.0.1.
+"""
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, timeout=20.0):
+    """Polls PING until the server on `port` answers."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answered PING on port {port}")
+
+
+def start(cmd, port):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port)
+    return proc
+
+
+def bench(port, tests, requests, clients, pipeline):
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "-r", "100000", "--csv"],
+        check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for row in csv.reader(io.StringIO(out)):
+        if row and row[0] != "test":
+            rows[row[0]] = {"rps": float(row[1]), "p50": float(row[4]), "p99": float(row[6])}
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--tests", default="set,get")
+    ap.add_argument("--targets", default="direct,twemproxy,sidecar,embedded")
+    ap.add_argument("--sidecar-args", default="", help="extra flags for the forwarding sidecar")
+    args = ap.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "redis-sidecar")
+    tmp = tempfile.mkdtemp(prefix="sidecar-e2e-")
+    procs, ports = [], {}
+    try:
+        ports["direct"] = free_port()
+        procs.append(start(["redis-server", "--port", str(ports["direct"]), "--bind", "127.0.0.1",
+                            "--save", "", "--appendonly", "no", "--dir", tmp], ports["direct"]))
+        targets = args.targets.split(",")
+        if "twemproxy" in targets:
+            if shutil.which("nutcracker"):
+                ports["twemproxy"] = free_port()
+                conf = os.path.join(tmp, "nutcracker.yml")
+                with open(conf, "w") as f:
+                    f.write(f"bench:\n  listen: 127.0.0.1:{ports['twemproxy']}\n  redis: true\n"
+                            f"  hash: fnv1a_64\n  distribution: ketama\n  auto_eject_hosts: false\n"
+                            f"  servers:\n   - 127.0.0.1:{ports['direct']}:1\n")
+                procs.append(subprocess.Popen(["nutcracker", "-c", conf, "-s", str(free_port())],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                deadline = time.time() + 10
+                while True:  # twemproxy forwards PING only when redis: true; poll a SET instead
+                    try:
+                        with socket.create_connection(("127.0.0.1", ports["twemproxy"]), timeout=1) as s:
+                            s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n")
+                            if s.recv(16).startswith(b"+OK"):
+                                break
+                    except OSError:
+                        pass
+                    if time.time() > deadline:
+                        raise RuntimeError("twemproxy did not start")
+                    time.sleep(0.05)
+            else:
+                print("note: nutcracker not installed (apt-get install nutcracker); twemproxy skipped")
+                targets.remove("twemproxy")
+        if "sidecar" in targets:
+            ports["sidecar"] = free_port()
+            procs.append(start([binary, "--listen", f"127.0.0.1:{ports['sidecar']}", "--http", f"127.0.0.1:{free_port()}",
+                                "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", "/dev/null"]
+                               + args.sidecar_args.split(), ports["sidecar"]))
+        if "embedded" in targets:
+            ports["embedded"] = free_port()
+            procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",
+                                "--config", "/dev/null"], ports["embedded"]))
+
+        pipelines = [int(p) for p in args.pipelines.split(",")]
+        results = {}  # (target, pipeline, test) -> [rps...]
+        for rnd in range(args.rounds):
+            order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
+            for p in pipelines:
+                for t in order:
+                    for test, row in bench(ports[t], args.tests, args.requests, args.clients, p).items():
+                        results.setdefault((t, p, test), []).append(row)
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+
+        print(f"\nredis-benchmark -t {args.tests} -n {args.requests} -c {args.clients} -r 100000, "
+              f"{args.rounds} interleaved rounds, medians\n")
+        print("| target | -P | test | ops/s | ratio to direct | p50 ms | p99 ms |")
+        print("|---|---|---|---|---|---|---|")
+        for p in pipelines:
+            for test in sorted({k[2] for k in results}):
+                base = statistics.median(r["rps"] for r in results[("direct", p, test)])
+                for t in targets:
+                    rows = results.get((t, p, test))
+                    if not rows:
+                        continue
+                    rps = statistics.median(r["rps"] for r in rows)
+                    p50 = statistics.median(r["p50"] for r in rows)
+                    p99 = statistics.median(r["p99"] for r in rows)
+                    print(f"| {t} | {p} | {test} | {rps:,.0f} | {rps / base:.2f} | {p50:.3f} | {p99:.3f} |")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
