@@ -16,21 +16,56 @@ fn mixed_batch() -> BytesMut {
     for i in 0..1000 {
         let id = format!("{i:08}");
         match i % 5 {
-            0 => encode_args(&[&b"GET"[..], format!("flow:state:{id}").as_bytes()], &mut out),
-            1 => encode_args(&[&b"SET"[..], format!("flow:state:{id}").as_bytes(), json, b"EX", b"3600"], &mut out),
-            2 => encode_args(
-                &[&b"XADD"[..], format!("flow:events:{id}").as_bytes(), b"MAXLEN", b"~", b"1000", b"*", b"type", b"step", b"data", json],
+            0 => encode_args(
+                &[&b"GET"[..], format!("flow:state:{id}").as_bytes()],
                 &mut out,
             ),
-            3 => encode_args(&[&b"HSET"[..], b"sse:connections", id.as_bytes(), b"1"], &mut out),
-            _ => encode_args(&[&b"ZADD"[..], format!("rate_limit:{id}").as_bytes(), b"1732356000000", id.as_bytes()], &mut out),
+            1 => encode_args(
+                &[
+                    &b"SET"[..],
+                    format!("flow:state:{id}").as_bytes(),
+                    json,
+                    b"EX",
+                    b"3600",
+                ],
+                &mut out,
+            ),
+            2 => encode_args(
+                &[
+                    &b"XADD"[..],
+                    format!("flow:events:{id}").as_bytes(),
+                    b"MAXLEN",
+                    b"~",
+                    b"1000",
+                    b"*",
+                    b"type",
+                    b"step",
+                    b"data",
+                    json,
+                ],
+                &mut out,
+            ),
+            3 => encode_args(
+                &[&b"HSET"[..], b"sse:connections", id.as_bytes(), b"1"],
+                &mut out,
+            ),
+            _ => encode_args(
+                &[
+                    &b"ZADD"[..],
+                    format!("rate_limit:{id}").as_bytes(),
+                    b"1732356000000",
+                    id.as_bytes(),
+                ],
+                &mut out,
+            ),
         }
     }
     out
 }
 
 fn replies() -> Vec<Reply> {
-    let json = Bytes::from_static(br#"{"status":"running","step":3,"updated_at":"2026-11-23T10:00:00Z"}"#);
+    let json =
+        Bytes::from_static(br#"{"status":"running","step":3,"updated_at":"2026-11-23T10:00:00Z"}"#);
     (0..1000)
         .map(|i| match i % 5 {
             0 => Reply::Bulk(json.clone()),
@@ -62,7 +97,10 @@ fn bench(c: &mut Criterion) {
         )
     });
     let replies = replies();
-    for (name, proto) in [("encode_replies_resp2", Protocol::Resp2), ("encode_replies_resp3", Protocol::Resp3)] {
+    for (name, proto) in [
+        ("encode_replies_resp2", Protocol::Resp2),
+        ("encode_replies_resp3", Protocol::Resp3),
+    ] {
         group.bench_function(name, |b| {
             let mut out = BytesMut::with_capacity(128 * 1024);
             b.iter(|| {

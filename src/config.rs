@@ -31,6 +31,9 @@ pub struct Cli {
     /// [default: 127.0.0.1:9180]
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Shared upstream connections per protocol version [env: REDIS_MAX_CONNECTIONS] [default: 4]
+    #[arg(long, value_name = "N")]
+    pub upstream_connections: Option<usize>,
     /// TOML configuration file [default: config/sidecar.toml when present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -61,6 +64,9 @@ struct ServerSection {
 struct UpstreamSection {
     url: Option<String>,
     connect_timeout_ms: Option<u64>,
+    command_timeout_ms: Option<u64>,
+    connections: Option<u64>,
+    dedicated_connections: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -83,6 +89,9 @@ pub struct Config {
     pub http: SocketAddr,
     pub upstream: Option<UpstreamUrl>,
     pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub upstream_connections: usize,
+    pub dedicated_connections: usize,
     pub max_request_bytes: usize,
     pub max_clients: usize,
     pub maxmemory: u64,
@@ -180,6 +189,33 @@ impl Config {
                     .into(),
             );
         }
+        let command_timeout_ms = file.upstream.command_timeout_ms.unwrap_or(10_000);
+        if command_timeout_ms == 0 {
+            errors.push(
+                "upstream.command_timeout_ms: 0 is not allowed; use a number of milliseconds >= 1"
+                    .into(),
+            );
+        }
+        let connections_text = cli
+            .upstream_connections
+            .map(|n| n.to_string())
+            .or_else(|| env("REDIS_MAX_CONNECTIONS"))
+            .or(file.upstream.connections.map(|n| n.to_string()))
+            .unwrap_or_else(|| "4".into());
+        let upstream_connections = match connections_text.parse::<usize>() {
+            Ok(n) if (1..=256).contains(&n) => n,
+            _ => {
+                errors.push(format!(
+                    "upstream.connections (--upstream-connections, REDIS_MAX_CONNECTIONS): '{connections_text}' is not allowed; use a number from 1 to 256"
+                ));
+                1
+            }
+        };
+        let dedicated_connections = file.upstream.dedicated_connections.unwrap_or(512);
+        if dedicated_connections == 0 {
+            errors
+                .push("upstream.dedicated_connections: 0 is not allowed; use a number >= 1".into());
+        }
         let max_request_bytes = file.limits.max_request_bytes.unwrap_or(10 * 1024 * 1024);
         if !(1024..=512 * 1024 * 1024).contains(&max_request_bytes) {
             errors.push(format!(
@@ -208,6 +244,9 @@ impl Config {
             http: http.expect("checked"),
             upstream,
             connect_timeout: Duration::from_millis(connect_timeout_ms),
+            command_timeout: Duration::from_millis(command_timeout_ms),
+            upstream_connections,
+            dedicated_connections: dedicated_connections as usize,
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
             maxmemory,

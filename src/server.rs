@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::connection::{self, Backend, Shared};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
-use crate::upstream::UpstreamConfig;
+use crate::upstream::{Upstream, UpstreamConfig};
 
 /// How long connections get to finish after shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,10 +41,13 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let http = crate::http::HttpServer::bind(config.http).await?;
         let backend = match &config.upstream {
-            Some(url) => Backend::Upstream(Arc::new(UpstreamConfig {
+            Some(url) => Backend::Upstream(Arc::new(Upstream::start(UpstreamConfig {
                 url: url.clone(),
                 connect_timeout: config.connect_timeout,
-            })),
+                command_timeout: config.command_timeout,
+                connections: config.upstream_connections,
+                dedicated: config.dedicated_connections,
+            }))),
             None => Backend::Embedded(Store::new(StoreConfig {
                 maxmemory: config.maxmemory,
             })),
@@ -85,7 +88,7 @@ impl Server {
                 tokio::spawn(expire_loop(store.clone(), shutdown_rx.clone()));
             }
             Backend::Upstream(up) => {
-                tracing::info!(listen = %self.local_addr(), upstream = %up.url, "forwarding to upstream");
+                tracing::info!(listen = %self.local_addr(), upstream = %up.config.url, "forwarding to upstream");
             }
         }
         tokio::spawn(self.http.run(shutdown_rx.clone()));

@@ -338,7 +338,8 @@ fn scripts_select_and_client_names_work_through_the_sidecar() {
     let mut direct = redis.client();
     direct.call(&["SELECT", "5"]);
     assert_eq!(direct.call(&["GET", "in5"]), "$3\r\nyes\r\n");
-    assert!(show(&direct.call(&["CLIENT", "LIST"])).contains("name=worker-1"));
+    // The name belongs to the client's session in the sidecar: upstream connections are shared.
+    assert!(!show(&direct.call(&["CLIENT", "LIST"])).contains("name=worker-1"));
 }
 
 #[test]
@@ -372,5 +373,99 @@ fn xread_block_is_woken_by_xadd() {
             .windows(id.len() - 2)
             .any(|w| w == &id[..id.len() - 2]),
         "the new entry's id is in the reply"
+    );
+}
+
+#[test]
+fn pooled_and_pinned_commands_in_one_pipeline_keep_their_order() {
+    let (_redis, sidecar) = setup();
+    let mut c = sidecar.client();
+    c.write_raw(
+        b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n\
+          *1\r\n$4\r\nEXEC\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n\
+          *3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$4\r\n0.01\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n",
+    );
+    let replies: Vec<String> = (0..8).map(|_| show(&c.read_reply())).collect();
+    assert_eq!(
+        replies,
+        [
+            "+OK⏎",
+            "+OK⏎",
+            "+QUEUED⏎",
+            "*1⏎:2⏎",
+            "$1⏎2⏎",
+            "$-1⏎",
+            "*-1⏎",
+            ":3⏎"
+        ]
+    );
+}
+
+#[test]
+fn two_hundred_clients_share_a_few_upstream_connections() {
+    let redis = RedisServer::start();
+    let sidecar = Sidecar::start(redis_sidecar::config::Cli {
+        upstream: Some(redis.url()),
+        upstream_connections: Some(3),
+        ..Default::default()
+    });
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let addr = sidecar.addr;
+            std::thread::spawn(move || {
+                let mut c = RawClient::connect(addr);
+                for j in 0..20 {
+                    let key = format!("client:{i}:{j}");
+                    assert_eq!(c.call(&["SET", &key, &format!("{i}-{j}")]), "+OK\r\n");
+                    assert_eq!(
+                        c.call(&["GET", &key]),
+                        format!("${}\r\n{i}-{j}\r\n", format!("{i}-{j}").len())
+                    );
+                }
+                c
+            })
+        })
+        .collect();
+    let clients: Vec<RawClient> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let list = redis.client().call(&["CLIENT", "LIST"]);
+    let upstream_connections = show(&list).matches("id=").count() - 1; // minus the probe itself
+    assert!(
+        upstream_connections <= 3 + 2,
+        "{upstream_connections} upstream connections for 200 clients"
+    );
+    assert_eq!(redis.client().call(&["DBSIZE"]), ":4000\r\n");
+    drop(clients);
+}
+
+#[test]
+fn running_out_of_dedicated_connections_is_a_clear_error() {
+    let redis = RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("sidecar-dedicated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sidecar.toml");
+    std::fs::write(&file, "[upstream]\ndedicated_connections = 1\n").unwrap();
+    let sidecar = Sidecar::start(redis_sidecar::config::Cli {
+        upstream: Some(redis.url()),
+        config: Some(file),
+        ..Default::default()
+    });
+    let mut first = sidecar.client();
+    assert_eq!(first.call(&["MULTI"]), "+OK\r\n");
+    let mut second = sidecar.client();
+    let reply = show(&second.call(&["MULTI"]));
+    assert!(
+        reply.starts_with("-ERR no dedicated upstream connection left: all 1 are held"),
+        "{reply}"
+    );
+    assert_eq!(
+        second.call(&["GET", "x"]),
+        "$-1\r\n",
+        "pooled commands still work"
+    );
+    assert_eq!(first.call(&["EXEC"]), "*0\r\n");
+    assert_eq!(
+        second.call(&["MULTI"]),
+        "+OK\r\n",
+        "the connection was released after EXEC"
     );
 }

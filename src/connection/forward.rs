@@ -1,109 +1,163 @@
-//! Serving a client through its own upstream connection, full duplex: requests go up as they
-//! are parsed, replies come back as they arrive, [`Pending`] keeps them in request order and
-//! recognises pub/sub pushes. Upstream replies are passed through byte for byte.
+//! Serving a client through the upstream.
+//!
+//! Pooled mode (the default): a batch's stateless commands become one [`Job`] on the client's
+//! pool connection; replies come back as segments. Pinned mode: the client has a dedicated
+//! connection, driven full duplex, with [`Pending`] matching replies (pub/sub included).
+//!
+//! Invariants: replies leave in request order — `order` (pooled) and `Pending` (pinned) hold a
+//! slot per request, local replies included; the client moves between modes only when nothing
+//! is in flight (commands that need the switch wait in `deferred`, and the client is not read
+//! meanwhile), so no reply can overtake another.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::{parse_batch, shrink_if_idle, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
 use crate::command::Command;
 use crate::protocol::{frame_len, Protocol, Reply, RequestParser};
-use crate::upstream::link::MAX_REPLY_DEPTH;
-use crate::upstream::pending::{Pending, Route};
-use crate::upstream::{Link, UpstreamConfig, UpstreamError};
+use crate::upstream::link::{Reader, Writer, MAX_REPLY_DEPTH};
+use crate::upstream::pending::Pending;
+use crate::upstream::pool::{unavailable, Job, Segment};
+use crate::upstream::routing::{classify, Class};
+use crate::upstream::{Link, Upstream, UpstreamError};
 
-/// After a failed connect, requests are refused at once for this long before the next attempt,
-/// so a dead upstream costs clients no connect timeout per request.
-const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
-struct Upstream {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
+enum Slot {
+    /// A job on the pool connection, not yet fully answered.
+    Job,
+    /// A reply made by the sidecar, waiting for the replies before it.
+    Local(Bytes),
 }
 
-struct Client {
+/// A dedicated upstream connection and the state that keeps the client on it.
+struct Pinned {
+    reader: Reader,
+    writer: Writer,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
     pending: Pending,
-    /// Replies ready for the client, in order.
-    out: BytesMut,
+    in_multi: bool,
+    watching: bool,
+    /// State that only ends with the client (SELECT, MONITOR, CLIENT TRACKING/REPLY).
+    sticky: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Pinned {
+    fn state_ended(&self) -> bool {
+        self.pending.is_empty()
+            && !self.in_multi
+            && !self.watching
+            && !self.sticky
+            && !self.pending.subscribed()
+    }
+}
+
+struct Driver {
+    upstream: Arc<Upstream>,
+    id: u64,
     protocol: Protocol,
-    /// QUIT, a protocol error, or shutdown: close once everything owed is written.
+    name: Option<Bytes>,
+    pool_conn: usize,
+    segments_tx: mpsc::UnboundedSender<Segment>,
+    order: VecDeque<Slot>,
+    job: BytesMut,
+    job_count: usize,
+    pinned: Option<Pinned>,
+    deferred: VecDeque<Command>,
+    out: BytesMut,
     closing: bool,
 }
 
-pub(super) async fn serve(mut socket: TcpStream, config: Arc<UpstreamConfig>, mut shared: Shared) {
+pub(super) async fn serve(mut socket: TcpStream, upstream: Arc<Upstream>, mut shared: Shared) {
+    let (segments_tx, mut segments) = mpsc::unbounded_channel();
+    let mut d = Driver {
+        pool_conn: upstream.pool(Protocol::Resp2).assign(),
+        upstream,
+        id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+        protocol: Protocol::Resp2,
+        name: None,
+        segments_tx,
+        order: VecDeque::new(),
+        job: BytesMut::new(),
+        job_count: 0,
+        pinned: None,
+        deferred: VecDeque::new(),
+        out: BytesMut::new(),
+        closing: false,
+    };
     let mut parser = RequestParser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut batch: Vec<Command> = Vec::new();
-    let mut client = Client {
-        pending: Pending::default(),
-        out: BytesMut::new(),
-        protocol: Protocol::Resp2,
-        closing: false,
-    };
-    let mut upstream: Option<Upstream> = None;
-    let mut down_until: Option<(Instant, String)> = None;
     let (mut client_r, mut client_w) = socket.split();
 
     loop {
-        if client.closing && client.pending.is_empty() && client.out.is_empty() {
+        if !d.deferred.is_empty() && d.order.is_empty() {
+            d.run_deferred().await;
+        }
+        let in_flight =
+            !d.order.is_empty() || d.pinned.as_ref().is_some_and(|p| !p.pending.is_empty());
+        if d.closing && !in_flight && d.deferred.is_empty() && d.out.is_empty() {
             break;
         }
-        let read_client = !client.closing && rbuf.len() + client.out.len() < BACKPRESSURE_BYTES;
-        let up_wants_write = upstream.as_ref().is_some_and(|u| !u.wbuf.is_empty());
-        let has_upstream = upstream.is_some();
-        let (up_read, up_write) = match upstream.as_mut() {
-            Some(u) => (
-                Some((&mut u.reader, &mut u.rbuf)),
-                Some((&mut u.writer, &u.wbuf)),
+        let read_client =
+            !d.closing && d.deferred.is_empty() && rbuf.len() + d.out.len() < BACKPRESSURE_BYTES;
+        let (pin_read, pin_write) = match d.pinned.as_mut() {
+            Some(p) => (
+                Some((&mut p.reader, &mut p.rbuf)),
+                (!p.wbuf.is_empty()).then_some((&mut p.writer, &p.wbuf)),
             ),
             None => (None, None),
         };
+        let (has_pin, pin_writes) = (pin_read.is_some(), pin_write.is_some());
         tokio::select! {
             biased;
-            _ = shared.shutdown.changed(), if !client.closing => client.closing = true,
-            read = async move { let (r, buf) = up_read.expect("guarded"); r.read_buf(buf).await },
-                if has_upstream => {
+            _ = shared.shutdown.changed(), if !d.closing => d.closing = true,
+            Some(segment) = segments.recv() => {
+                d.apply_segment(segment);
+                while let Ok(segment) = segments.try_recv() {
+                    d.apply_segment(segment);
+                }
+            }
+            read = async move { let (r, buf) = pin_read.expect("guarded"); r.read_buf(buf).await }, if has_pin => {
                 match read {
-                    Ok(n) if n > 0 => {
-                        let u = upstream.as_mut().expect("guarded");
-                        if let Err(e) = route_replies(&mut u.rbuf, &mut client) {
-                            lose_upstream(&mut upstream, &mut client, &e);
-                        }
-                    }
-                    Ok(_) => lose_upstream(&mut upstream, &mut client, &UpstreamError::Closed),
-                    Err(e) => lose_upstream(&mut upstream, &mut client, &UpstreamError::Io(e)),
+                    Ok(n) if n > 0 => d.route_pinned(),
+                    Ok(_) => d.lose_pinned(&UpstreamError::Closed),
+                    Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
             }
-            written = async move { let (w, buf) = up_write.expect("guarded"); w.write(buf).await },
-                if up_wants_write => {
+            written = async move { let (w, buf) = pin_write.expect("guarded"); w.write(buf).await }, if pin_writes => {
                 match written {
-                    Ok(n) if n > 0 => upstream.as_mut().expect("guarded").wbuf.advance(n),
-                    Ok(_) => lose_upstream(&mut upstream, &mut client, &UpstreamError::Closed),
-                    Err(e) => lose_upstream(&mut upstream, &mut client, &UpstreamError::Io(e)),
+                    Ok(n) if n > 0 => d.pinned.as_mut().expect("guarded").wbuf.advance(n),
+                    Ok(_) => d.lose_pinned(&UpstreamError::Closed),
+                    Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
             }
-            written = client_w.write(&client.out), if !client.out.is_empty() => match written {
-                Ok(n) if n > 0 => client.out.advance(n),
+            written = client_w.write(&d.out), if !d.out.is_empty() => match written {
+                Ok(n) if n > 0 => d.out.advance(n),
                 _ => break,
             },
             read = client_r.read_buf(&mut rbuf), if read_client => match read {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
-                    if !batch.is_empty() {
-                        forward(&mut batch, &mut client, &mut upstream, &mut down_until, &config).await;
+                    for cmd in batch.drain(..) {
+                        if d.closing {
+                            break;
+                        }
+                        d.dispatch(cmd).await;
                     }
+                    d.flush_job();
                     if let Some(error) = fatal {
-                        client.pending.local(Reply::error(error.reply_text()).to_bytes(client.protocol));
-                        release_locals(&mut client);
-                        client.closing = true;
+                        d.emit_local(Reply::error(error.reply_text()));
+                        d.closing = true;
                     }
                     shrink_if_idle(&mut rbuf);
                 }
@@ -113,102 +167,284 @@ pub(super) async fn serve(mut socket: TcpStream, config: Arc<UpstreamConfig>, mu
     let _ = client_w.flush().await;
 }
 
-/// Sends a batch upstream (connecting first if needed), answering locally what the sidecar
-/// answers itself.
-async fn forward(
-    batch: &mut Vec<Command>,
-    client: &mut Client,
-    upstream: &mut Option<Upstream>,
-    down_until: &mut Option<(Instant, String)>,
-    config: &UpstreamConfig,
-) {
-    if upstream.is_none() {
-        match down_until {
-            Some((until, _)) if Instant::now() < *until => {}
-            _ => match Link::connect(config).await {
-                Ok(link) => {
-                    *down_until = None;
-                    let (reader, writer) = link.stream.into_split();
-                    *upstream = Some(Upstream {
-                        reader,
-                        writer,
-                        rbuf: BytesMut::with_capacity(READ_CHUNK),
-                        wbuf: BytesMut::with_capacity(READ_CHUNK),
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "upstream unavailable");
-                    *down_until = Some((Instant::now() + RECONNECT_BACKOFF, e.to_string()));
-                }
+impl Driver {
+    /// Routes one command: answered here, added to the pool job, sent on the pinned
+    /// connection, or deferred until nothing is in flight.
+    async fn dispatch(&mut self, cmd: Command) {
+        if !self.deferred.is_empty() {
+            self.deferred.push_back(cmd);
+            return;
+        }
+        let class = classify(&cmd);
+        if self.pinned.is_some() && !(class == Class::Local && !cmd.is("reset") && !cmd.is("hello"))
+        {
+            self.send_pinned(cmd);
+            return;
+        }
+        let quiet = self.order.is_empty() && self.job_count == 0;
+        match class {
+            Class::Pool => {
+                cmd.encode(&mut self.job);
+                self.job_count += 1;
+            }
+            Class::Local if (cmd.is("hello") || cmd.is("reset")) && !quiet => {
+                self.flush_job();
+                self.deferred.push_back(cmd);
+            }
+            Class::Local => {
+                self.flush_job();
+                let reply = self.local(&cmd);
+                self.emit_local(reply);
+            }
+            Class::Pin if !quiet => {
+                self.flush_job();
+                self.deferred.push_back(cmd);
+            }
+            Class::Pin => match self.pin().await {
+                Ok(()) => self.send_pinned(cmd),
+                Err(reply) => self.emit_local(reply),
             },
         }
     }
-    for cmd in batch.drain(..) {
-        if cmd.is("quit") {
-            client.pending.local(Reply::ok().to_bytes(client.protocol));
-            client.closing = true;
-            break;
+
+    /// Re-dispatches the deferred commands now that nothing is in flight.
+    async fn run_deferred(&mut self) {
+        let cmds = std::mem::take(&mut self.deferred);
+        for cmd in cmds {
+            self.dispatch(cmd).await;
         }
-        match upstream {
-            Some(u) => {
-                if cmd.is("hello") {
-                    match cmd.args.get(1).map(|v| &v[..]) {
-                        Some(b"3") => client.protocol = Protocol::Resp3,
-                        Some(b"2") => client.protocol = Protocol::Resp2,
-                        _ => {}
-                    }
+        self.flush_job();
+    }
+
+    /// Sends the batch's pooled commands as one job.
+    fn flush_job(&mut self) {
+        if self.job_count == 0 {
+            return;
+        }
+        let job = Job {
+            data: self.job.split().freeze(),
+            count: self.job_count,
+            reply_to: self.segments_tx.clone(),
+        };
+        self.job_count = 0;
+        self.order.push_back(Slot::Job);
+        self.upstream
+            .pool(self.protocol)
+            .submit(self.pool_conn, job);
+    }
+
+    fn apply_segment(&mut self, segment: Segment) {
+        self.out.extend_from_slice(&segment.data);
+        if segment.done {
+            debug_assert!(matches!(self.order.front(), Some(Slot::Job)));
+            self.order.pop_front();
+            while let Some(Slot::Local(_)) = self.order.front() {
+                if let Some(Slot::Local(reply)) = self.order.pop_front() {
+                    self.out.extend_from_slice(&reply);
                 }
-                cmd.encode(&mut u.wbuf);
-                client.pending.sent(&cmd);
-            }
-            None => {
-                let why = down_until
-                    .as_ref()
-                    .map(|(_, why)| why.as_str())
-                    .unwrap_or("not connected");
-                client.pending.local(unavailable(why, client.protocol));
             }
         }
     }
-    release_locals(client);
-}
 
-/// Moves every complete reply from the upstream's buffer to the client's, in order.
-fn route_replies(rbuf: &mut BytesMut, client: &mut Client) -> Result<(), UpstreamError> {
-    while let Some(len) = frame_len(rbuf, MAX_REPLY_DEPTH)? {
-        let frame: Bytes = rbuf.split_to(len).freeze();
-        match client.pending.route(&frame) {
-            Route::Reply | Route::PartialReply | Route::Push => {
-                client.out.extend_from_slice(&frame)
+    /// Queues a reply made here behind the replies still owed.
+    fn emit_local(&mut self, reply: Reply) {
+        let bytes = reply.to_bytes(self.protocol);
+        if let Some(p) = &mut self.pinned {
+            p.pending.local(bytes);
+            release_locals(&mut p.pending, &mut self.out);
+        } else if self.order.is_empty() {
+            self.out.extend_from_slice(&bytes);
+        } else {
+            self.order.push_back(Slot::Local(bytes));
+        }
+    }
+
+    /// Takes a dedicated connection, speaking the client's protocol.
+    async fn pin(&mut self) -> Result<(), Reply> {
+        let limit = self.upstream.config.dedicated;
+        let Ok(permit) = self.upstream.dedicated.clone().try_acquire_owned() else {
+            return Err(Reply::error(format!(
+                "ERR no dedicated upstream connection left: all {limit} are held by clients in MULTI, blocking or subscribed"
+            )));
+        };
+        let link = Link::connect(&self.upstream.config, self.protocol)
+            .await
+            .map_err(|e| Reply::error(format!("ERR upstream unavailable: {e}")))?;
+        self.pinned = Some(Pinned {
+            reader: link.reader,
+            writer: link.writer,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            pending: Pending::default(),
+            in_multi: false,
+            watching: false,
+            sticky: false,
+            _permit: permit,
+        });
+        Ok(())
+    }
+
+    fn send_pinned(&mut self, cmd: Command) {
+        let p = self.pinned.as_mut().expect("pinned");
+        if cmd.is("quit") {
+            p.pending.local(Reply::ok().to_bytes(self.protocol));
+            release_locals(&mut p.pending, &mut self.out);
+            self.closing = true;
+            return;
+        }
+        if cmd.is("multi") {
+            p.in_multi = true;
+        } else if cmd.is("exec") || cmd.is("discard") || cmd.is("reset") {
+            p.in_multi = false;
+            p.watching = false;
+            if cmd.is("reset") {
+                p.sticky = false;
+                p.pending.reset_subscriptions();
+                self.protocol = Protocol::Resp2;
+                self.name = None;
+            }
+        } else if cmd.is("watch") {
+            p.watching = true;
+        } else if cmd.is("unwatch") {
+            p.watching = false;
+        } else if cmd.is("select")
+            || cmd.is("monitor")
+            || (cmd.is("client") && classify(&cmd) == Class::Pin)
+        {
+            p.sticky = true;
+        } else if cmd.is("hello") {
+            match cmd.args.get(1).map(|v| &v[..]) {
+                Some(b"3") => self.protocol = Protocol::Resp3,
+                Some(b"2") => self.protocol = Protocol::Resp2,
+                _ => {}
             }
         }
-        release_locals(client);
+        cmd.encode(&mut p.wbuf);
+        p.pending.sent(&cmd);
     }
-    Ok(())
+
+    /// Moves complete replies from the pinned connection to the client; unpins when the state
+    /// that pinned the client has ended.
+    fn route_pinned(&mut self) {
+        let p = self.pinned.as_mut().expect("pinned");
+        loop {
+            match frame_len(&p.rbuf, MAX_REPLY_DEPTH) {
+                Ok(Some(len)) => {
+                    let frame = p.rbuf.split_to(len).freeze();
+                    p.pending.route(&frame);
+                    self.out.extend_from_slice(&frame);
+                    release_locals(&mut p.pending, &mut self.out);
+                }
+                Ok(None) => break,
+                Err(e) => return self.lose_pinned(&UpstreamError::Protocol(e)),
+            }
+        }
+        if p.state_ended() {
+            self.pinned = None;
+        }
+    }
+
+    /// The dedicated connection failed: everything owed on it is answered with an error. A
+    /// subscribed client is closed, since its subscriptions are gone.
+    fn lose_pinned(&mut self, error: &UpstreamError) {
+        tracing::warn!(error = %error, "dedicated upstream connection lost");
+        let Some(mut p) = self.pinned.take() else {
+            return;
+        };
+        let was_subscribed = p.pending.subscribed();
+        let failed = unavailable(&error.to_string());
+        for slot in p.pending.fail_all() {
+            self.out
+                .extend_from_slice(slot.as_deref().unwrap_or(&failed));
+        }
+        if was_subscribed {
+            self.closing = true;
+        }
+    }
+
+    /// Answers the commands the sidecar handles itself.
+    fn local(&mut self, cmd: &Command) -> Reply {
+        if cmd.is("quit") {
+            self.closing = true;
+            return Reply::ok();
+        }
+        if cmd.is("reset") {
+            self.protocol = Protocol::Resp2;
+            self.name = None;
+            return Reply::status("RESET");
+        }
+        if cmd.is("auth") {
+            // Client credentials are not checked until [auth] or tenants are configured.
+            return Reply::ok();
+        }
+        if cmd.is("hello") {
+            return self.hello(cmd);
+        }
+        let sub = cmd
+            .args
+            .get(1)
+            .map(|s| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        match (sub.as_slice(), cmd.args.len()) {
+            (b"setname", 3) => {
+                self.name = (!cmd.args[2].is_empty()).then(|| Bytes::copy_from_slice(&cmd.args[2]));
+                Reply::ok()
+            }
+            (b"getname", 2) => self.name.clone().map(Reply::Bulk).unwrap_or(Reply::Nil),
+            (b"setinfo", 4) => Reply::ok(),
+            (b"id", 2) => Reply::Int(self.id as i64),
+            _ => Reply::error(format!(
+                "ERR wrong number of arguments for 'client|{}' command",
+                String::from_utf8_lossy(&sub)
+            )),
+        }
+    }
+
+    fn hello(&mut self, cmd: &Command) -> Reply {
+        let mut protocol = self.protocol;
+        if let Some(version) = cmd.args.get(1) {
+            protocol = match &version[..] {
+                b"2" => Protocol::Resp2,
+                b"3" => Protocol::Resp3,
+                v if crate::protocol::request::parse_int(v).is_some() => {
+                    return Reply::error("NOPROTO unsupported protocol version")
+                }
+                _ => return Reply::error("ERR Protocol version is not an integer or out of range"),
+            };
+        }
+        let mut i = 2;
+        while i < cmd.args.len() {
+            if cmd.arg_is(i, "auth") && i + 2 < cmd.args.len() {
+                i += 3;
+            } else if cmd.arg_is(i, "setname") && i + 1 < cmd.args.len() {
+                self.name = Some(Bytes::copy_from_slice(&cmd.args[i + 1]));
+                i += 2;
+            } else {
+                return Reply::error(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&cmd.args[i])
+                ));
+            }
+        }
+        self.protocol = protocol;
+        let field = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+        Reply::Map(vec![
+            field("server", Reply::bulk("redis")),
+            field("version", Reply::bulk(crate::store::REDIS_VERSION)),
+            field(
+                "proto",
+                Reply::Int(if protocol == Protocol::Resp3 { 3 } else { 2 }),
+            ),
+            field("id", Reply::Int(self.id as i64)),
+            field("mode", Reply::bulk("standalone")),
+            field("role", Reply::bulk("master")),
+            field("modules", Reply::Array(vec![])),
+        ])
+    }
 }
 
-fn release_locals(client: &mut Client) {
-    while let Some(local) = client.pending.take_ready_local() {
-        client.out.extend_from_slice(&local);
+fn release_locals(pending: &mut Pending, out: &mut BytesMut) {
+    while let Some(local) = pending.take_ready_local() {
+        out.extend_from_slice(&local);
     }
-}
-
-/// The upstream connection failed: every request still owed gets an error, in order. A
-/// subscribed client is closed, since its subscriptions are gone with the connection.
-fn lose_upstream(upstream: &mut Option<Upstream>, client: &mut Client, error: &UpstreamError) {
-    tracing::warn!(error = %error, "upstream connection lost");
-    *upstream = None;
-    let was_subscribed = client.pending.subscribed();
-    let why = error.to_string();
-    for slot in client.pending.fail_all() {
-        let reply = slot.unwrap_or_else(|| unavailable(&why, client.protocol));
-        client.out.extend_from_slice(&reply);
-    }
-    if was_subscribed {
-        client.closing = true;
-    }
-}
-
-fn unavailable(why: &str, protocol: Protocol) -> Bytes {
-    Reply::error(format!("ERR upstream unavailable: {why}")).to_bytes(protocol)
 }

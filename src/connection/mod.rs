@@ -17,15 +17,15 @@ use tokio::sync::watch;
 use crate::command::Command;
 use crate::protocol::{Limits, ParseError, RequestParser};
 use crate::store::Store;
-use crate::upstream::UpstreamConfig;
+use crate::upstream::Upstream;
 
 /// Who serves a client's commands.
 #[derive(Clone)]
 pub enum Backend {
     /// The in-process store (no upstream configured).
     Embedded(Store),
-    /// A Redis server, over a connection of the client's own.
-    Upstream(Arc<UpstreamConfig>),
+    /// A Redis server, through the shared pool (or a dedicated connection while pinned).
+    Upstream(Arc<Upstream>),
 }
 
 /// What every connection shares.
@@ -47,7 +47,7 @@ pub async fn serve(socket: TcpStream, shared: Shared) {
     let _ = socket.set_nodelay(true);
     match shared.backend.clone() {
         Backend::Embedded(store) => embedded::serve(socket, store, shared).await,
-        Backend::Upstream(config) => forward::serve(socket, config, shared).await,
+        Backend::Upstream(upstream) => forward::serve(socket, upstream, shared).await,
     }
 }
 

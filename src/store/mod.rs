@@ -23,6 +23,7 @@ mod lists;
 pub mod pubsub;
 pub mod scripting;
 mod server;
+pub use server::REDIS_VERSION;
 mod sets;
 mod stream;
 mod strings;

@@ -1,17 +1,22 @@
-//! One connection to the upstream: connect with a deadline, authenticate, select the database.
+//! One connection to the upstream: connect with a deadline, negotiate the protocol,
+//! authenticate, select the database. Hands back the read and write halves separately so one
+//! task can read replies while it writes requests.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::url::UpstreamUrl;
 use crate::command::encode_args;
-use crate::protocol::frame_len;
+use crate::protocol::{frame_len, Protocol};
 
 /// How deep a reply from the upstream may nest before it is refused as garbage.
 pub const MAX_REPLY_DEPTH: usize = 64;
+
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Why the upstream could not be used. The text is what clients see after
 /// `ERR upstream unavailable: `, so it never contains credentials.
@@ -32,6 +37,8 @@ pub enum UpstreamError {
     Closed,
     #[error("invalid reply from upstream: {0}")]
     Protocol(#[from] crate::protocol::FrameError),
+    #[error("no reply within {0} ms")]
+    Timeout(u64),
 }
 
 /// Settings for opening upstream connections.
@@ -39,21 +46,31 @@ pub enum UpstreamError {
 pub struct UpstreamConfig {
     pub url: UpstreamUrl,
     pub connect_timeout: Duration,
+    /// How long a pooled request may wait for its reply before the connection counts as dead.
+    pub command_timeout: Duration,
+    /// Shared, pipelined connections per protocol version.
+    pub connections: usize,
+    /// Most connections pinned to single clients (MULTI, blocking, pub/sub) at once.
+    pub dedicated: usize,
 }
 
-/// An open, authenticated upstream connection.
+/// An open, authenticated upstream connection speaking `protocol`.
 pub struct Link {
-    pub stream: TcpStream,
+    pub reader: Reader,
+    pub writer: Writer,
 }
 
 impl Link {
-    /// Connects, then sends AUTH (when the URL has a password) and SELECT (when db > 0) and checks
-    /// their replies, all within the connect timeout.
-    pub async fn connect(config: &UpstreamConfig) -> Result<Link, UpstreamError> {
+    /// Connects, then negotiates: `HELLO 3 [AUTH user pass]` for RESP3, `AUTH` for RESP2, and
+    /// `SELECT` when the URL names a database; all within the connect timeout.
+    pub async fn connect(
+        config: &UpstreamConfig,
+        protocol: Protocol,
+    ) -> Result<Link, UpstreamError> {
         let addr = config.url.address();
         let ms = config.connect_timeout.as_millis() as u64;
-        let opened = tokio::time::timeout(config.connect_timeout, async {
-            let mut stream =
+        tokio::time::timeout(config.connect_timeout, async {
+            let stream =
                 TcpStream::connect(&addr)
                     .await
                     .map_err(|source| UpstreamError::Connect {
@@ -61,66 +78,79 @@ impl Link {
                         source,
                     })?;
             stream.set_nodelay(true)?;
-            handshake(&mut stream, &config.url).await?;
-            Ok::<_, UpstreamError>(stream)
+            let (reader, writer) = stream.into_split();
+            let mut link = Link {
+                reader: Box::new(reader),
+                writer: Box::new(writer),
+            };
+            link.handshake(&config.url, protocol).await?;
+            Ok(link)
         })
         .await
-        .map_err(|_| UpstreamError::ConnectTimeout {
-            addr: addr.clone(),
-            ms,
-        })??;
-        Ok(Link { stream: opened })
+        .map_err(|_| UpstreamError::ConnectTimeout { addr, ms })?
     }
-}
 
-async fn handshake(stream: &mut TcpStream, url: &UpstreamUrl) -> Result<(), UpstreamError> {
-    let mut steps: Vec<(&'static str, Vec<Bytes>)> = Vec::new();
-    if let Some(password) = &url.password {
-        let mut args = vec![Bytes::from_static(b"AUTH")];
-        if let Some(user) = &url.username {
-            args.push(Bytes::copy_from_slice(user.as_bytes()));
+    async fn handshake(
+        &mut self,
+        url: &UpstreamUrl,
+        protocol: Protocol,
+    ) -> Result<(), UpstreamError> {
+        let mut steps: Vec<(&'static str, Vec<Bytes>)> = Vec::new();
+        let user = url.username.clone().unwrap_or_else(|| "default".into());
+        if protocol == Protocol::Resp3 {
+            let mut args = vec![Bytes::from_static(b"HELLO"), Bytes::from_static(b"3")];
+            if let Some(password) = &url.password {
+                args.extend([
+                    Bytes::from_static(b"AUTH"),
+                    Bytes::from(user),
+                    Bytes::from(password.clone()),
+                ]);
+            }
+            steps.push(("HELLO 3", args));
+        } else if let Some(password) = &url.password {
+            let mut args = vec![Bytes::from_static(b"AUTH")];
+            if url.username.is_some() {
+                args.push(Bytes::from(user));
+            }
+            args.push(Bytes::from(password.clone()));
+            steps.push(("AUTH", args));
         }
-        args.push(Bytes::copy_from_slice(password.as_bytes()));
-        steps.push(("AUTH", args));
-    }
-    if url.db > 0 {
-        steps.push((
-            "SELECT",
-            vec![
-                Bytes::from_static(b"SELECT"),
-                Bytes::from(url.db.to_string()),
-            ],
-        ));
-    }
-    if steps.is_empty() {
-        return Ok(());
-    }
-    let mut out = BytesMut::new();
-    for (_, args) in &steps {
-        encode_args(args, &mut out);
-    }
-    stream.write_all(&out).await?;
-    let mut buf = BytesMut::with_capacity(256);
-    for (step, _) in steps {
-        let reply = read_frame(stream, &mut buf).await?;
-        if reply.first() == Some(&b'-') {
-            let text = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
-            return Err(UpstreamError::Handshake { step, reply: text });
+        if url.db > 0 {
+            steps.push((
+                "SELECT",
+                vec![
+                    Bytes::from_static(b"SELECT"),
+                    Bytes::from(url.db.to_string()),
+                ],
+            ));
         }
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let mut out = BytesMut::new();
+        for (_, args) in &steps {
+            encode_args(args, &mut out);
+        }
+        self.writer.write_all(&out).await?;
+        let mut buf = BytesMut::with_capacity(512);
+        for (step, _) in steps {
+            let reply = read_frame(&mut self.reader, &mut buf).await?;
+            if reply.first() == Some(&b'-') {
+                let text = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
+                return Err(UpstreamError::Handshake { step, reply: text });
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Reads one complete reply frame.
-pub async fn read_frame(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-) -> Result<Bytes, UpstreamError> {
+pub async fn read_frame(reader: &mut Reader, buf: &mut BytesMut) -> Result<Bytes, UpstreamError> {
     loop {
         if let Some(len) = frame_len(buf, MAX_REPLY_DEPTH)? {
             return Ok(buf.split_to(len).freeze());
         }
-        if stream.read_buf(buf).await? == 0 {
+        if reader.read_buf(buf).await? == 0 {
             return Err(UpstreamError::Closed);
         }
     }

@@ -1,0 +1,304 @@
+//! The shared upstream pool: a few long-lived, pipelined connections that carry every client's
+//! stateless commands.
+//!
+//! Each pool connection is a task. Clients send it [`Job`]s (a batch of encoded commands and
+//! how many replies they owe); the task writes all jobs that are waiting with one write, so many
+//! clients' commands are coalesced, and hands the replies back as [`Segment`]s in FIFO order.
+//! Invariants: a client always uses the same pool connection, so its jobs are answered in the
+//! order it sent them; every job gets exactly `count` replies, real ones or errors.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
+use super::{UpstreamConfig, UpstreamError};
+use crate::protocol::{frame_len, Protocol, Reply};
+
+/// Replies for one job, in order. `done` marks the job's last segment.
+#[derive(Debug)]
+pub struct Segment {
+    pub data: Bytes,
+    pub done: bool,
+}
+
+/// A batch of one client's commands for a pool connection.
+pub struct Job {
+    /// The commands, RESP-encoded, back to back.
+    pub data: Bytes,
+    /// How many replies they owe (one per command: only single-reply commands are pooled).
+    pub count: usize,
+    pub reply_to: mpsc::UnboundedSender<Segment>,
+}
+
+/// After a failed connect, jobs are answered with the error at once for this long.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The pool for one protocol version.
+pub struct Pool {
+    conns: Vec<mpsc::UnboundedSender<Job>>,
+    next: AtomicU64,
+}
+
+impl Pool {
+    /// Starts `config.connections` connection tasks; each connects on its first job.
+    pub fn start(config: Arc<UpstreamConfig>, protocol: Protocol) -> Pool {
+        let conns = (0..config.connections.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(run_conn(config.clone(), protocol, rx));
+                tx
+            })
+            .collect();
+        Pool {
+            conns,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The connection a new client should use (round robin).
+    pub fn assign(&self) -> usize {
+        (self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len() as u64) as usize
+    }
+
+    /// Queues a job on connection `conn`.
+    pub fn submit(&self, conn: usize, job: Job) {
+        if let Err(mpsc::error::SendError(job)) = self.conns[conn].send(job) {
+            fail_job(job.reply_to, job.count, &UpstreamError::Closed);
+        }
+    }
+}
+
+struct InFlight {
+    reply_to: mpsc::UnboundedSender<Segment>,
+    remaining: usize,
+}
+
+struct Conn {
+    reader: Reader,
+    writer: Writer,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+}
+
+async fn run_conn(
+    config: Arc<UpstreamConfig>,
+    protocol: Protocol,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut conn: Option<Conn> = None;
+    let mut down: Option<(Instant, String)> = None;
+    let mut fifo: VecDeque<InFlight> = VecDeque::new();
+    let mut last_progress = Instant::now();
+    loop {
+        let deadline = tokio::time::Instant::from_std(last_progress + config.command_timeout);
+        let (reading, writing) = match conn.as_mut() {
+            Some(c) => (
+                Some((&mut c.reader, &mut c.rbuf)),
+                (!c.wbuf.is_empty()).then_some((&mut c.writer, &c.wbuf)),
+            ),
+            None => (None, None),
+        };
+        let (can_read, can_write) = (reading.is_some(), writing.is_some());
+        tokio::select! {
+            biased;
+            read = async move { let (r, buf) = reading.expect("guarded"); r.read_buf(buf).await }, if can_read => {
+                let c = conn.as_mut().expect("guarded");
+                let outcome = match read {
+                    Ok(0) => Err(UpstreamError::Closed),
+                    Ok(_) => deliver(&mut c.rbuf, &mut fifo),
+                    Err(e) => Err(UpstreamError::Io(e)),
+                };
+                last_progress = Instant::now();
+                if let Err(e) = outcome {
+                    lose(&mut conn, &mut fifo, &e);
+                }
+            }
+            written = async move { let (w, buf) = writing.expect("guarded"); w.write(buf).await }, if can_write => {
+                match written {
+                    Ok(n) if n > 0 => conn.as_mut().expect("guarded").wbuf.advance(n),
+                    Ok(_) => lose(&mut conn, &mut fifo, &UpstreamError::Closed),
+                    Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e)),
+                }
+            }
+            job = jobs.recv() => {
+                let Some(job) = job else { return };
+                if fifo.is_empty() {
+                    last_progress = Instant::now();
+                }
+                accept(job, &mut conn, &mut down, &mut fifo, &config, protocol).await;
+                // Coalesce: everything already waiting goes out in the same write.
+                while let Ok(job) = jobs.try_recv() {
+                    accept(job, &mut conn, &mut down, &mut fifo, &config, protocol).await;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if !fifo.is_empty() => {
+                let ms = config.command_timeout.as_millis() as u64;
+                lose(&mut conn, &mut fifo, &UpstreamError::Timeout(ms));
+            }
+        }
+    }
+}
+
+async fn accept(
+    job: Job,
+    conn: &mut Option<Conn>,
+    down: &mut Option<(Instant, String)>,
+    fifo: &mut VecDeque<InFlight>,
+    config: &UpstreamConfig,
+    protocol: Protocol,
+) {
+    if conn.is_none() {
+        let backing_off = down
+            .as_ref()
+            .is_some_and(|(until, _)| Instant::now() < *until);
+        if !backing_off {
+            match Link::connect(config, protocol).await {
+                Ok(link) => {
+                    *down = None;
+                    *conn = Some(Conn {
+                        reader: link.reader,
+                        writer: link.writer,
+                        rbuf: BytesMut::with_capacity(READ_CHUNK),
+                        wbuf: BytesMut::with_capacity(READ_CHUNK),
+                    });
+                    tracing::debug!(upstream = %config.url, "pool connection established");
+                }
+                Err(e) => {
+                    tracing::warn!(upstream = %config.url, error = %e, "upstream unavailable");
+                    *down = Some((Instant::now() + RECONNECT_BACKOFF, e.to_string()));
+                }
+            }
+        }
+    }
+    match conn {
+        Some(c) => {
+            c.wbuf.extend_from_slice(&job.data);
+            fifo.push_back(InFlight {
+                reply_to: job.reply_to,
+                remaining: job.count,
+            });
+        }
+        None => {
+            let why = down
+                .as_ref()
+                .map(|(_, why)| why.clone())
+                .unwrap_or_default();
+            fail_job_text(job.reply_to, job.count, &why);
+        }
+    }
+}
+
+/// Splits complete replies off `rbuf` and sends them to their jobs, one segment per job per read.
+fn deliver(rbuf: &mut BytesMut, fifo: &mut VecDeque<InFlight>) -> Result<(), UpstreamError> {
+    let mut end = 0;
+    let mut ends = Vec::new(); // (offset where a job's segment ends, job finished)
+    while let Some(len) = frame_len(&rbuf[end..], MAX_REPLY_DEPTH)? {
+        end += len;
+        let Some(front) = fifo.get_mut(ends.iter().filter(|(_, done)| *done).count()) else {
+            return Err(UpstreamError::Protocol(
+                crate::protocol::FrameError::BadType(rbuf[end - len]),
+            ));
+        };
+        front.remaining -= 1;
+        if front.remaining == 0 {
+            ends.push((end, true));
+        }
+    }
+    if end == 0 {
+        return Ok(());
+    }
+    if ends.last().is_none_or(|(at, _)| *at < end) {
+        ends.push((end, false));
+    }
+    let chunk = rbuf.split_to(end).freeze();
+    let mut start = 0;
+    for (at, done) in ends {
+        let segment = Segment {
+            data: chunk.slice(start..at),
+            done,
+        };
+        let job = if done { fifo.pop_front() } else { None };
+        if let Some(job) = job.as_ref().or(fifo.front()) {
+            let _ = job.reply_to.send(segment);
+        }
+        start = at;
+    }
+    Ok(())
+}
+
+/// The connection failed: every job in flight gets an error for each reply it still owes.
+fn lose(conn: &mut Option<Conn>, fifo: &mut VecDeque<InFlight>, error: &UpstreamError) {
+    tracing::warn!(error = %error, "pool connection lost");
+    *conn = None;
+    for job in fifo.drain(..) {
+        fail_job(job.reply_to, job.remaining, error);
+    }
+}
+
+fn fail_job(reply_to: mpsc::UnboundedSender<Segment>, count: usize, error: &UpstreamError) {
+    fail_job_text(reply_to, count, &error.to_string());
+}
+
+fn fail_job_text(reply_to: mpsc::UnboundedSender<Segment>, count: usize, why: &str) {
+    let one = unavailable(why);
+    let mut data = BytesMut::with_capacity(one.len() * count);
+    for _ in 0..count {
+        data.extend_from_slice(&one);
+    }
+    let _ = reply_to.send(Segment {
+        data: data.freeze(),
+        done: true,
+    });
+}
+
+/// The error a client sees for a request the upstream could not serve.
+pub fn unavailable(why: &str) -> Bytes {
+    Reply::error(format!("ERR upstream unavailable: {why}")).to_bytes(Protocol::Resp2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivers_segments_per_job_in_order() {
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        let mut fifo = VecDeque::from([
+            InFlight {
+                reply_to: tx_a,
+                remaining: 2,
+            },
+            InFlight {
+                reply_to: tx_b,
+                remaining: 2,
+            },
+        ]);
+        let mut rbuf = BytesMut::from(&b"+OK\r\n:1\r\n$1\r\nx\r\n$3\r\nab"[..]);
+        deliver(&mut rbuf, &mut fifo).unwrap();
+        let a = rx_a.try_recv().unwrap();
+        assert_eq!((&a.data[..], a.done), (&b"+OK\r\n:1\r\n"[..], true));
+        let b = rx_b.try_recv().unwrap();
+        assert_eq!((&b.data[..], b.done), (&b"$1\r\nx\r\n"[..], false));
+        assert_eq!(&rbuf[..], b"$3\r\nab", "the incomplete reply waits");
+        rbuf.extend_from_slice(b"c\r\n");
+        deliver(&mut rbuf, &mut fifo).unwrap();
+        let b = rx_b.try_recv().unwrap();
+        assert_eq!((&b.data[..], b.done), (&b"$3\r\nabc\r\n"[..], true));
+        assert!(fifo.is_empty());
+    }
+
+    #[test]
+    fn a_reply_nobody_asked_for_is_a_protocol_error() {
+        let mut fifo = VecDeque::new();
+        let mut rbuf = BytesMut::from(&b"+OK\r\n"[..]);
+        assert!(deliver(&mut rbuf, &mut fifo).is_err());
+    }
+}

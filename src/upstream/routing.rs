@@ -1,0 +1,96 @@
+//! Which upstream connection a command may use.
+//!
+//! Stateless commands share the pool. Commands that create connection state (a transaction, a
+//! block, subscriptions, a selected database, MONITOR) need a connection of the client's own for
+//! as long as the state lasts. A few connection commands are answered by the sidecar itself,
+//! since sending them over a shared connection would change it for everyone.
+
+use crate::command::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Any pool connection will do.
+    Pool,
+    /// Needs a dedicated connection.
+    Pin,
+    /// Answered by the sidecar (HELLO, AUTH, QUIT, RESET, CLIENT SETNAME/GETNAME/SETINFO/ID).
+    Local,
+}
+
+/// The class of `cmd`; no allocation.
+pub fn classify(cmd: &Command) -> Class {
+    let mut buf = [0u8; 16];
+    let Some(name) = lowercase(cmd.name(), &mut buf) else {
+        return Class::Pool;
+    };
+    match name {
+        b"hello" | b"auth" | b"quit" | b"reset" => Class::Local,
+        b"client" => match cmd
+            .args
+            .get(1)
+            .and_then(|s| lowercase(s, &mut [0u8; 16]).map(|s| s.to_vec()))
+            .as_deref()
+        {
+            Some(b"setname" | b"getname" | b"setinfo" | b"id") => Class::Local,
+            Some(b"reply" | b"tracking" | b"caching" | b"no-evict" | b"no-touch") => Class::Pin,
+            _ => Class::Pool,
+        },
+        b"multi" | b"watch" | b"select" | b"monitor" | b"wait" | b"waitaof" | b"sync"
+        | b"psync" => Class::Pin,
+        b"blpop" | b"brpop" | b"blmove" | b"brpoplpush" | b"blmpop" | b"bzpopmin" | b"bzpopmax"
+        | b"bzmpop" => Class::Pin,
+        b"subscribe" | b"psubscribe" | b"ssubscribe" | b"unsubscribe" | b"punsubscribe"
+        | b"sunsubscribe" => Class::Pin,
+        b"xread" | b"xreadgroup" => {
+            if cmd
+                .args
+                .iter()
+                .skip(1)
+                .any(|a| a.eq_ignore_ascii_case(b"block"))
+            {
+                Class::Pin
+            } else {
+                Class::Pool
+            }
+        }
+        _ => Class::Pool,
+    }
+}
+
+/// `name` in lowercase in `buf`, or None if longer than the buffer.
+fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 16]) -> Option<&'a [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (dst, src) in out.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(args: &[&str]) -> Class {
+        classify(&Command::from_strs(args))
+    }
+
+    #[test]
+    fn classifies_stateful_commands() {
+        assert_eq!(class(&["GET", "k"]), Class::Pool);
+        assert_eq!(class(&["multi"]), Class::Pin);
+        assert_eq!(class(&["BRPOP", "celery", "1"]), Class::Pin);
+        assert_eq!(
+            class(&["XREAD", "COUNT", "1", "STREAMS", "s", "0"]),
+            Class::Pool
+        );
+        assert_eq!(
+            class(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]),
+            Class::Pin
+        );
+        assert_eq!(class(&["client", "setname", "x"]), Class::Local);
+        assert_eq!(class(&["CLIENT", "TRACKING", "on"]), Class::Pin);
+        assert_eq!(class(&["CLIENT", "LIST"]), Class::Pool);
+        assert_eq!(class(&["HELLO", "3"]), Class::Local);
+        assert_eq!(class(&["averyveryverylongcommandname"]), Class::Pool);
+    }
+}
