@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -31,6 +32,9 @@ pub struct Cli {
     /// [default: 127.0.0.1:9180]
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// PEM file with the CA that signed the upstream's certificate (a private CA) [file: upstream.ca_file]
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
     /// Shared upstream connections per protocol version [env: REDIS_MAX_CONNECTIONS] [default: 4]
     #[arg(long, value_name = "N")]
     pub upstream_connections: Option<usize>,
@@ -67,6 +71,8 @@ struct UpstreamSection {
     command_timeout_ms: Option<u64>,
     connections: Option<u64>,
     dedicated_connections: Option<u64>,
+    ca_file: Option<PathBuf>,
+    tls_insecure_skip_verify: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -92,6 +98,9 @@ pub struct Config {
     pub command_timeout: Duration,
     pub upstream_connections: usize,
     pub dedicated_connections: usize,
+    /// TLS settings for a `rediss://` upstream (built and checked at load).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub tls_insecure_skip_verify: bool,
     pub max_request_bytes: usize,
     pub max_clients: usize,
     pub maxmemory: u64,
@@ -216,6 +225,20 @@ impl Config {
             errors
                 .push("upstream.dedicated_connections: 0 is not allowed; use a number >= 1".into());
         }
+        let insecure = file.upstream.tls_insecure_skip_verify.unwrap_or(false);
+        let ca_file = cli.upstream_ca.clone().or(file.upstream.ca_file.clone());
+        let tls = match &upstream {
+            Some(url) if url.tls => {
+                match crate::upstream::tls::client_config(ca_file.as_deref(), insecure) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        errors.push(format!("upstream.ca_file (--upstream-ca): {e}"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let max_request_bytes = file.limits.max_request_bytes.unwrap_or(10 * 1024 * 1024);
         if !(1024..=512 * 1024 * 1024).contains(&max_request_bytes) {
             errors.push(format!(
@@ -247,6 +270,8 @@ impl Config {
             command_timeout: Duration::from_millis(command_timeout_ms),
             upstream_connections,
             dedicated_connections: dedicated_connections as usize,
+            tls,
+            tls_insecure_skip_verify: insecure,
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
             maxmemory,

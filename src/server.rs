@@ -47,6 +47,7 @@ impl Server {
                 command_timeout: config.command_timeout,
                 connections: config.upstream_connections,
                 dedicated: config.dedicated_connections,
+                tls: config.tls.clone(),
             }))),
             None => Backend::Embedded(Store::new(StoreConfig {
                 maxmemory: config.maxmemory,
@@ -88,6 +89,9 @@ impl Server {
                 tokio::spawn(expire_loop(store.clone(), shutdown_rx.clone()));
             }
             Backend::Upstream(up) => {
+                if up.config.url.tls && self.config.tls_insecure_skip_verify {
+                    tracing::warn!("upstream.tls_insecure_skip_verify is on: the upstream's certificate is NOT verified");
+                }
                 tracing::info!(listen = %self.local_addr(), upstream = %up.config.url, "forwarding to upstream");
             }
         }

@@ -2,6 +2,7 @@
 //! authenticate, select the database. Hands back the read and write halves separately so one
 //! task can read replies while it writes requests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -39,6 +40,8 @@ pub enum UpstreamError {
     Protocol(#[from] crate::protocol::FrameError),
     #[error("no reply within {0} ms")]
     Timeout(u64),
+    #[error("TLS with {host}: {reason}")]
+    Tls { host: String, reason: String },
 }
 
 /// Settings for opening upstream connections.
@@ -52,6 +55,8 @@ pub struct UpstreamConfig {
     pub connections: usize,
     /// Most connections pinned to single clients (MULTI, blocking, pub/sub) at once.
     pub dedicated: usize,
+    /// The TLS client configuration, for `rediss://` upstreams.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// An open, authenticated upstream connection speaking `protocol`.
@@ -78,10 +83,31 @@ impl Link {
                         source,
                     })?;
             stream.set_nodelay(true)?;
-            let (reader, writer) = stream.into_split();
-            let mut link = Link {
-                reader: Box::new(reader),
-                writer: Box::new(writer),
+            let mut link = match &config.tls {
+                None => {
+                    let (reader, writer) = stream.into_split();
+                    Link {
+                        reader: Box::new(reader),
+                        writer: Box::new(writer),
+                    }
+                }
+                Some(tls) => {
+                    let host = config.url.host.clone();
+                    let tls_error = |reason: String| UpstreamError::Tls {
+                        host: host.clone(),
+                        reason,
+                    };
+                    let name = super::tls::server_name(&host).map_err(tls_error)?;
+                    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                        .connect(name, stream)
+                        .await
+                        .map_err(|e| tls_error(e.to_string()))?;
+                    let (reader, writer) = tokio::io::split(stream);
+                    Link {
+                        reader: Box::new(reader),
+                        writer: Box::new(writer),
+                    }
+                }
             };
             link.handshake(&config.url, protocol).await?;
             Ok(link)

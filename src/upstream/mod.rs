@@ -8,6 +8,7 @@ pub mod link;
 pub mod pending;
 pub mod pool;
 pub mod routing;
+pub mod tls;
 pub mod url;
 
 use std::sync::Arc;

@@ -1,0 +1,174 @@
+//! TLS to a real redis-server (`rediss://`) with a private CA and a password.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use redis_sidecar::config::Cli;
+use support::{show, RedisServer, Sidecar};
+
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// A CA and a server certificate for `names` signed by it, as PEM files.
+    fn new(name: &str, names: &[&str]) -> Pki {
+        let dir = std::env::temp_dir().join(format!("sidecar-tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "redis-sidecar test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let mut server_params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, names[0]);
+        let server = server_params.signed_by(&server_key, &ca).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
+        std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
+        Pki { dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_string_lossy().into_owned()
+    }
+}
+
+/// redis-server with a plain port (for readiness and direct checks) and a TLS port.
+fn tls_redis(pki: &Pki) -> (RedisServer, u16) {
+    let tls_port = support::free_port();
+    let redis = RedisServer::start_with(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &pki.path("server.pem"),
+        "--tls-key-file",
+        &pki.path("server.key"),
+        "--tls-ca-cert-file",
+        &pki.path("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "secret",
+    ]);
+    (redis, tls_port)
+}
+
+fn redis_cli_tls(pki: &Pki, port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args([
+            "--tls",
+            "--cacert",
+            &pki.path("ca.pem"),
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-a", "secret", "--no-auth-warning"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sidecar(url: String, ca: Option<&Path>) -> Sidecar {
+    Sidecar::start(Cli {
+        upstream: Some(url),
+        upstream_ca: ca.map(Path::to_path_buf),
+        ..Cli::default()
+    })
+}
+
+#[test]
+fn round_trip_over_tls_with_a_private_ca_and_password() {
+    let pki = Pki::new("ok", &["localhost", "127.0.0.1"]);
+    let (_redis, tls_port) = tls_redis(&pki);
+    let sidecar = sidecar(
+        format!("rediss://default:secret@localhost:{tls_port}"),
+        Some(&pki.dir.join("ca.pem")),
+    );
+    let mut c = sidecar.client();
+    assert_eq!(c.call(&["SET", "flow:state:tls", "encrypted"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "flow:state:tls"]), "$9\r\nencrypted\r\n");
+    assert_eq!(
+        redis_cli_tls(&pki, tls_port, &["GET", "flow:state:tls"]),
+        "encrypted"
+    );
+    // A pinned connection (MULTI) and a RESP3 client go over TLS too.
+    assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+    c.call(&["INCR", "counter"]);
+    assert_eq!(c.call(&["EXEC"]), "*1\r\n:1\r\n");
+    let mut resp3 = sidecar.client();
+    assert!(resp3.call(&["HELLO", "3"]).starts_with(b"%"));
+    assert_eq!(resp3.call(&["HSET", "sse:tls", "a", "1"]), ":1\r\n");
+    assert_eq!(
+        resp3.call(&["HGETALL", "sse:tls"]),
+        "%1\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_gets_no_data() {
+    let pki = Pki::new("untrusted", &["localhost"]);
+    let (_redis, tls_port) = tls_redis(&pki);
+    // No --upstream-ca: the private CA is not trusted.
+    let sidecar = sidecar(
+        format!("rediss://default:secret@localhost:{tls_port}"),
+        None,
+    );
+    let mut c = sidecar.client();
+    let reply = show(&c.call(&["SET", "leak", "should-not-arrive"]));
+    assert!(
+        reply
+            .starts_with("-ERR upstream unavailable: TLS with localhost: invalid peer certificate"),
+        "{reply}"
+    );
+    assert_eq!(redis_cli_tls(&pki, tls_port, &["EXISTS", "leak"]), "0");
+    assert!(
+        !reply.contains("secret"),
+        "no credentials in errors: {reply}"
+    );
+}
+
+#[test]
+fn a_wrong_host_name_is_refused() {
+    let pki = Pki::new("name", &["redis.internal"]);
+    let (_redis, tls_port) = tls_redis(&pki);
+    // The certificate is for redis.internal only; localhost reaches the same server under another name.
+    let sidecar = sidecar(
+        format!("rediss://default:secret@localhost:{tls_port}"),
+        Some(&pki.dir.join("ca.pem")),
+    );
+    let reply = show(&sidecar.client().call(&["GET", "k"]));
+    assert!(
+        reply.contains("TLS with localhost: invalid peer certificate"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn an_unreadable_ca_file_is_a_configuration_error() {
+    let cli = Cli {
+        upstream: Some("rediss://localhost:6390".into()),
+        upstream_ca: Some("/nonexistent/ca.pem".into()),
+        config: Some("/dev/null".into()),
+        ..Cli::default()
+    };
+    let err = redis_sidecar::config::Config::load_with_env(&cli, |_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("upstream.ca_file") && err.contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
+}
