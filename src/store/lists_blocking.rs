@@ -153,7 +153,13 @@ fn block_move(
         return Ok(Reply::Bulk(value));
     }
     block(ctx, &argv[1..2], timeout);
-    Ok(Reply::Nil)
+    // Redis 7.0 answers a timed-out BLMOVE with a nil array (like every timed-out list pop),
+    // but a BLMOVE that may not block (MULTI, scripts) with a nil bulk string.
+    Ok(if ctx.client.no_block {
+        Reply::Nil
+    } else {
+        Reply::NilArray
+    })
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
