@@ -186,27 +186,30 @@ pub(super) fn bulk_array<'v>(values: impl IntoIterator<Item = &'v Bytes>) -> Rep
     Reply::Array(values.into_iter().cloned().map(Reply::Bulk).collect())
 }
 
-fn push_command(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) -> Reply {
-    match push(ctx, &argv[1], end, &argv[2..], only_existing) {
-        Ok(len) => Reply::Int(len.unwrap_or(0) as i64),
-        Err(e) => e,
-    }
+fn push_command(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    end: End,
+    only_existing: bool,
+) -> Result<Reply, Reply> {
+    let len = push(ctx, &argv[1], end, &argv[2..], only_existing)?;
+    Ok(Reply::Int(len.unwrap_or(0) as i64))
 }
 
 fn lpush(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(push_command(ctx, argv, End::Left, false))
+    push_command(ctx, argv, End::Left, false)
 }
 
 fn rpush(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(push_command(ctx, argv, End::Right, false))
+    push_command(ctx, argv, End::Right, false)
 }
 
 fn lpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(push_command(ctx, argv, End::Left, true))
+    push_command(ctx, argv, End::Left, true)
 }
 
 fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(push_command(ctx, argv, End::Right, true))
+    push_command(ctx, argv, End::Right, true)
 }
 
 /// LPOP / RPOP key [count]: a bulk without count, an array with it (nil array if no key).
