@@ -82,11 +82,14 @@ pub struct Blocked {
 impl Blocked {
     /// The reply: the command's result once a key serves it, or its timeout reply.
     pub async fn wait(mut self) -> Reply {
-        let mut rx = self.rx.take().expect("waited once");
+        // `rx` stays in `self` while waiting: if this future is dropped (the client left), Drop
+        // un-parks the command, so it cannot swallow a later push.
+        let rx = self.rx.as_mut().expect("waited once");
         let served = match self.timeout {
-            Some(t) => tokio::time::timeout(t, &mut rx).await.ok(),
-            None => Some((&mut rx).await),
+            Some(t) => tokio::time::timeout(t, &mut *rx).await.ok(),
+            None => Some(rx.await),
         };
+        let mut rx = self.rx.take().expect("waited once");
         if let Some(Ok(reply)) = served {
             return reply;
         }

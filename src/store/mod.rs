@@ -20,6 +20,8 @@ pub mod value;
 mod hashes;
 mod keys;
 mod lists;
+mod lists_blocking;
+mod lists_pos;
 pub mod pubsub;
 pub mod scripting;
 mod server;
