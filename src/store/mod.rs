@@ -19,6 +19,7 @@ pub mod value;
 
 mod hashes;
 mod keys;
+mod keys_expire;
 mod lists;
 pub mod pubsub;
 pub mod scripting;
@@ -26,6 +27,8 @@ mod server;
 mod sets;
 mod stream;
 mod strings;
+mod strings_edit;
+mod strings_float;
 mod zset;
 
 use std::sync::Arc;
