@@ -236,6 +236,10 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Nil);
     };
     let expires_at = opts.expires_at(&argv[0], now)?;
+    let had_ttl = ctx
+        .db()
+        .entry(key, now)
+        .is_some_and(|e| e.expires_at.is_some());
     match expires_at {
         Some(at) if at <= now => {
             ctx.db().remove(key);
@@ -245,15 +249,9 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             ctx.db().set_expiry(key, Some(at), now);
             ctx.touch(key);
         }
-        None if opts.persist => {
-            if ctx
-                .db()
-                .entry(key, now)
-                .is_some_and(|e| e.expires_at.is_some())
-            {
-                ctx.db().set_expiry(key, None, now);
-                ctx.touch(key);
-            }
+        None if opts.persist && had_ttl => {
+            ctx.db().set_expiry(key, None, now);
+            ctx.touch(key);
         }
         None => {}
     }

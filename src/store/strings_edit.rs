@@ -151,23 +151,31 @@ fn decr(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 fn incrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let by = args::int(&argv[2])?;
+    let by = strict_int(&argv[2])?;
     incr_by(ctx, &argv[1], by)
 }
 
 fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let by = args::int(&argv[2])?;
+    let by = strict_int(&argv[2])?;
     let Some(by) = by.checked_neg() else {
         return Err(err("ERR decrement would overflow"));
     };
     incr_by(ctx, &argv[1], by)
 }
 
+/// An integer as Redis's `string2ll`, which unlike [`args::int`] also refuses `-0`.
+fn strict_int(text: &[u8]) -> Result<i64, Reply> {
+    if text == b"-0" {
+        return Err(err(args::NOT_INTEGER));
+    }
+    args::int(text)
+}
+
 /// Adds `by` to the integer at `key` (0 if missing), keeping its TTL.
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let old = match get_str(ctx.db(), key, now)? {
-        Some(s) => args::int(&s)?,
+        Some(s) => strict_int(&s)?,
         None => 0,
     };
     let new = old.checked_add(by).ok_or_else(|| err(args::OVERFLOW))?;
@@ -199,4 +207,52 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     store_str(ctx.db(), key, text.clone(), None, true, now);
     ctx.touch(key);
     Ok(Reply::Bulk(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::protocol::Reply;
+    use crate::store::{exec, table, Store, StoreConfig, Value};
+
+    fn call(store: &Store, args: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let mut client = store.client();
+        let spec = table::lookup(&argv[0]).expect("known command");
+        store.with_state(|state| exec::run(state, &mut client, spec, &argv).0)
+    }
+
+    #[test]
+    fn string_commands_refuse_other_types() {
+        let store = Store::new(StoreConfig::default());
+        store.with_state(|state| {
+            let list = Value::List(std::iter::once(Bytes::from("x")).collect());
+            state.dbs[0].set(Bytes::from("l"), list, None);
+        });
+        let wrongtype = crate::store::args::wrongtype();
+        for cmd in [
+            &["GET", "l"][..],
+            &["SET", "l", "v", "GET"],
+            &["GETSET", "l", "v"],
+            &["GETDEL", "l"],
+            &["GETEX", "l", "EX", "10"],
+            &["APPEND", "l", "x"],
+            &["STRLEN", "l"],
+            &["GETRANGE", "l", "0", "1"],
+            &["SETRANGE", "l", "0", "x"],
+            &["INCR", "l"],
+            &["DECRBY", "l", "2"],
+            &["INCRBYFLOAT", "l", "1"],
+        ] {
+            assert_eq!(call(&store, cmd), wrongtype, "{cmd:?}");
+        }
+        assert_eq!(call(&store, &["TYPE", "l"]), Reply::status("list"));
+        assert_eq!(call(&store, &["MGET", "l"]), Reply::Array(vec![Reply::Nil]));
+        assert_eq!(call(&store, &["SET", "l", "v"]), Reply::ok());
+        assert_eq!(call(&store, &["GET", "l"]), Reply::bulk("v"));
+    }
 }
