@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::args::{self, err, is, owned, NO_SUCH_KEY};
-use super::table::{Spec, WRITE};
+use super::table::{Spec, DENY_OOM, WRITE};
 use super::{glob, scan, Ctx, State, Value, DATABASES};
 use crate::protocol::Reply;
 
@@ -17,7 +17,7 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("type", 2, 0, type_),
     Spec::new("rename", 3, WRITE, rename),
     Spec::new("renamenx", 3, WRITE, renamenx),
-    Spec::new("copy", -3, WRITE, copy),
+    Spec::new("copy", -3, WRITE | DENY_OOM, copy),
     Spec::new("move", 3, WRITE, move_),
     Spec::new("swapdb", 3, WRITE, swapdb),
     Spec::new("keys", 2, 0, keys),

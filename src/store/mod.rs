@@ -29,6 +29,7 @@ mod stream;
 mod strings;
 mod strings_edit;
 mod strings_float;
+mod strings_float_big;
 mod zset;
 
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 
 use std::cmp::Ordering;
 
+use super::strings_float_big::Big;
+
 /// Smallest exponent of the last significand bit (subnormals included): 2^-16445.
 const EMIN: i64 = -16445;
 /// Largest exponent of the last significand bit of a finite value: (2^64-1) * 2^16320 is max.
@@ -27,176 +29,6 @@ pub struct LongDouble {
 pub enum Parsed {
     Finite(LongDouble),
     Infinite,
-}
-
-/// Unsigned big integer, little-endian 32-bit limbs; no leading zero limbs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Big(Vec<u32>);
-
-impl Big {
-    fn from_u128(mut n: u128) -> Big {
-        let mut limbs = Vec::new();
-        while n > 0 {
-            limbs.push(n as u32);
-            n >>= 32;
-        }
-        Big(limbs)
-    }
-
-    fn is_zero(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn trim(mut self) -> Big {
-        while self.0.last() == Some(&0) {
-            self.0.pop();
-        }
-        self
-    }
-
-    fn bit_len(&self) -> u64 {
-        self.0.last().map_or(0, |top| {
-            self.0.len() as u64 * 32 - top.leading_zeros() as u64
-        })
-    }
-
-    fn bit(&self, i: u64) -> bool {
-        self.0
-            .get((i / 32) as usize)
-            .is_some_and(|limb| limb >> (i % 32) & 1 == 1)
-    }
-
-    /// Whether any bit below `i` is set.
-    fn any_below(&self, i: u64) -> bool {
-        let (whole, part) = ((i / 32) as usize, i % 32);
-        self.0.iter().take(whole).any(|&l| l != 0)
-            || (part > 0
-                && self
-                    .0
-                    .get(whole)
-                    .is_some_and(|&l| l & ((1 << part) - 1) != 0))
-    }
-
-    /// `self * m + a`.
-    fn mul_add_small(mut self, m: u32, a: u32) -> Big {
-        let mut carry = a as u64;
-        for limb in &mut self.0 {
-            let v = *limb as u64 * m as u64 + carry;
-            *limb = v as u32;
-            carry = v >> 32;
-        }
-        if carry > 0 {
-            self.0.push(carry as u32);
-        }
-        self.trim()
-    }
-
-    fn mul_pow10(mut self, mut n: u64) -> Big {
-        while n >= 9 {
-            self = self.mul_add_small(1_000_000_000, 0);
-            n -= 9;
-        }
-        self.mul_add_small(10u32.pow(n as u32), 0)
-    }
-
-    fn shl(&self, bits: u64) -> Big {
-        if self.is_zero() {
-            return Big(Vec::new());
-        }
-        let (whole, part) = ((bits / 32) as usize, bits % 32);
-        let mut limbs = vec![0u32; whole];
-        let mut carry = 0u32;
-        for &limb in &self.0 {
-            limbs.push(if part == 0 {
-                limb
-            } else {
-                limb << part | carry
-            });
-            carry = if part == 0 { 0 } else { limb >> (32 - part) };
-        }
-        limbs.push(carry);
-        Big(limbs).trim()
-    }
-
-    /// The bits from `bits` up, as an integer (callers ensure it fits in 128 bits).
-    fn shr_u128(&self, bits: u64) -> u128 {
-        (0..128u64)
-            .filter(|i| self.bit(bits + i))
-            .fold(0u128, |acc, i| acc | 1 << i)
-    }
-
-    fn cmp(&self, other: &Big) -> Ordering {
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.iter().rev().cmp(other.0.iter().rev()))
-    }
-
-    fn add(&self, other: &Big) -> Big {
-        let mut limbs = Vec::with_capacity(self.0.len().max(other.0.len()) + 1);
-        let mut carry = 0u64;
-        for i in 0..self.0.len().max(other.0.len()) {
-            let v = *self.0.get(i).unwrap_or(&0) as u64 + *other.0.get(i).unwrap_or(&0) as u64;
-            let v = v + carry;
-            limbs.push(v as u32);
-            carry = v >> 32;
-        }
-        limbs.push(carry as u32);
-        Big(limbs).trim()
-    }
-
-    /// `self - other`; requires `self >= other`.
-    fn sub(&self, other: &Big) -> Big {
-        let mut limbs = Vec::with_capacity(self.0.len());
-        let mut borrow = 0i64;
-        for (i, &limb) in self.0.iter().enumerate() {
-            let mut v = limb as i64 - *other.0.get(i).unwrap_or(&0) as i64 - borrow;
-            borrow = (v < 0) as i64;
-            if v < 0 {
-                v += 1 << 32;
-            }
-            limbs.push(v as u32);
-        }
-        Big(limbs).trim()
-    }
-
-    /// `(self / den, self % den != 0)` for a quotient known to be below 2^127.
-    fn div_small_quotient(&self, den: &Big) -> (u128, bool) {
-        let mut rem = self.clone();
-        let mut q = 0u128;
-        let top = self.bit_len().saturating_sub(den.bit_len()).min(126);
-        for i in (0..=top).rev() {
-            let shifted = den.shl(i);
-            if rem.cmp(&shifted) != Ordering::Less {
-                rem = rem.sub(&shifted);
-                q |= 1 << i;
-            }
-        }
-        (q, !rem.is_zero())
-    }
-
-    /// Decimal digits (no leading zeros; "0" for zero).
-    fn to_decimal(&self) -> String {
-        let mut limbs = self.0.clone();
-        let mut chunks = Vec::new();
-        while !limbs.is_empty() {
-            let mut rem = 0u64;
-            for limb in limbs.iter_mut().rev() {
-                let v = rem << 32 | *limb as u64;
-                *limb = (v / 1_000_000_000) as u32;
-                rem = v % 1_000_000_000;
-            }
-            while limbs.last() == Some(&0) {
-                limbs.pop();
-            }
-            chunks.push(rem as u32);
-        }
-        let mut out = chunks.pop().map_or("0".to_string(), |c| c.to_string());
-        for chunk in chunks.iter().rev() {
-            out.push_str(&format!("{chunk:09}"));
-        }
-        out
-    }
 }
 
 /// Rounds `n * 2^e` (plus a nonzero remainder below its last bit if `sticky`) to the format.
@@ -237,6 +69,7 @@ fn round(neg: bool, n: &Big, e: i64, sticky: bool) -> Parsed {
 }
 
 impl LongDouble {
+    /// Whether this is +0 or -0.
     pub fn is_zero(&self) -> bool {
         self.mant == 0
     }
@@ -303,24 +136,6 @@ impl LongDouble {
             out.push_str(frac);
         }
         out
-    }
-}
-
-impl Big {
-    /// `self >> bits`.
-    fn shr_big(self, bits: u64) -> Big {
-        let (whole, part) = ((bits / 32) as usize, bits % 32);
-        if whole >= self.0.len() {
-            return Big(Vec::new());
-        }
-        let src = &self.0[whole..];
-        let limbs = (0..src.len())
-            .map(|i| {
-                let hi = src.get(i + 1).copied().unwrap_or(0) as u64;
-                ((hi << 32 | src[i] as u64) >> part) as u32
-            })
-            .collect();
-        Big(limbs).trim()
     }
 }
 
