@@ -365,3 +365,33 @@ fn expiry_happens_and_resp3() {
          INCR n",
     );
 }
+
+#[test]
+fn incrbyfloat_agrees_on_many_values() {
+    let mut d = Differential::new();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for i in 0..400 {
+        let digits: String = (0..1 + next(25))
+            .map(|_| char::from(b'0' + next(10) as u8))
+            .collect();
+        let sign = if next(3) == 0 { "-" } else { "" };
+        let number = match next(4) {
+            0 => format!("{sign}{digits}"),
+            1 => format!("{sign}0.{digits}"),
+            2 if i % 2 == 0 => format!("{sign}{digits}e{}", next(60) as i64 - 30),
+            2 => format!("{sign}{digits}e{}", next(9900) as i64 - 4950),
+            _ => {
+                let cut = next(digits.len() as u64) as usize;
+                format!("{sign}{}.{}", &digits[..cut], &digits[cut..])
+            }
+        };
+        let key = format!("f{}", i % 7);
+        d.check(&["INCRBYFLOAT", &key, &number]);
+    }
+}
