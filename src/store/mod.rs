@@ -19,6 +19,7 @@ pub mod value;
 
 mod hashes;
 mod keys;
+mod keys_expire;
 mod lists;
 mod lists_blocking;
 mod lists_pos;
@@ -29,6 +30,9 @@ pub use server::REDIS_VERSION;
 mod sets;
 mod stream;
 mod strings;
+mod strings_edit;
+mod strings_float;
+mod strings_float_big;
 mod zset;
 
 use std::sync::Arc;

@@ -60,10 +60,12 @@ impl Spec {
 }
 
 static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
-    let modules: [&'static [Spec]; 10] = [
+    let modules: [&'static [Spec]; 12] = [
         super::server::COMMANDS,
         super::keys::COMMANDS,
+        super::keys_expire::COMMANDS,
         super::strings::COMMANDS,
+        super::strings_edit::COMMANDS,
         super::hashes::COMMANDS,
         super::lists::COMMANDS,
         super::sets::COMMANDS,
