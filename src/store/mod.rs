@@ -18,12 +18,15 @@ pub mod table;
 pub mod value;
 
 mod hashes;
+mod hashes_random;
 mod keys;
 mod lists;
+mod long_double;
 pub mod pubsub;
 pub mod scripting;
 mod server;
 mod sets;
+mod sets_algebra;
 mod stream;
 mod strings;
 mod zset;

@@ -60,13 +60,15 @@ impl Spec {
 }
 
 static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
-    let modules: [&'static [Spec]; 10] = [
+    let modules: [&'static [Spec]; 12] = [
         super::server::COMMANDS,
         super::keys::COMMANDS,
         super::strings::COMMANDS,
         super::hashes::COMMANDS,
+        super::hashes_random::COMMANDS,
         super::lists::COMMANDS,
         super::sets::COMMANDS,
+        super::sets_algebra::COMMANDS,
         super::zset::COMMANDS,
         super::stream::COMMANDS,
         super::pubsub::COMMANDS,
