@@ -208,7 +208,11 @@ fn hincrbyfloat_formats_like_long_double() {
     d.check(&["HINCRBYFLOAT", "h", "x", " 1"]);
     d.check(&["HINCRBYFLOAT", "h", "x", "1 "]);
     d.check(&["HINCRBYFLOAT", "h", "x", ""]);
-    for (field, incr) in [("p", "3.14159265358979323846"), ("q", "-2.5e-7"), ("r", "1e17")] {
+    for (field, incr) in [
+        ("p", "3.14159265358979323846"),
+        ("q", "-2.5e-7"),
+        ("r", "1e17"),
+    ] {
         for _ in 0..3 {
             d.check(&["HINCRBYFLOAT", "h", field, incr]);
         }

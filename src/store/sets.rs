@@ -174,7 +174,11 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         ctx.touch(&argv[1]);
         return Ok(Reply::Bulk(member));
     }
-    let count = args::non_negative(&argv[2], "value")? as u64;
+    // Redis's getPositiveLongFromObjectOrReply: one message for both non-numbers and negatives.
+    let count = string2ll(&argv[2])
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| args::err("ERR value is out of range, must be positive"))?
+        as u64;
     let Some(s) = set(ctx, &argv[1])? else {
         return Ok(Reply::Set(vec![]));
     };
