@@ -383,3 +383,35 @@ fn resp3_forms() {
          HINCRBY h b 1",
     );
 }
+
+/// A deterministic sweep of increments of many shapes: every running sum must print as Redis's.
+#[test]
+fn hincrbyfloat_sweep() {
+    let mut d = Differential::new();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..400 {
+        let r = next();
+        let sign = if r & 1 == 0 { "" } else { "-" };
+        let digits = (r >> 8) % 10_000_000_000;
+        let incr = match i % 6 {
+            5 => format!(
+                "{sign}{digits}e{}{}",
+                ["", "-"][(r >> 3) as usize & 1],
+                (r >> 40) % 4950
+            ),
+            0 => format!("{sign}{}.{:03}", digits % 1000, r % 1000),
+            1 => format!("{sign}{digits}e{}", (r >> 40) % 40),
+            2 => format!("{sign}{digits}e-{}", (r >> 40) % 40),
+            3 => format!("{sign}0.{:017}", digits),
+            _ => format!("{sign}{}", digits % 100),
+        };
+        let field = format!("f{}", i % if i % 6 == 5 { 13 } else { 7 });
+        d.check(&["HINCRBYFLOAT", "h", &field, &incr]);
+    }
+}

@@ -61,7 +61,9 @@ pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
 
 /// The MATCH and COUNT options of HSCAN/SSCAN (from `argv[3..]`).
 pub(super) struct ScanOpts {
+    /// The MATCH pattern; None for no filter (or `*`).
     pub pattern: Option<Bytes>,
+    /// The COUNT hint, at least 1 (default 10).
     pub count: usize,
 }
 
