@@ -17,6 +17,7 @@ pub mod scan;
 pub mod table;
 pub mod value;
 
+mod bigint;
 mod hashes;
 mod hashes_random;
 mod keys;
