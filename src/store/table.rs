@@ -60,22 +60,24 @@ impl Spec {
 }
 
 static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
-    let modules: [&'static [Spec]; 12] = [
+    let modules: &[&'static [Spec]] = &[
         super::server::COMMANDS,
         super::keys::COMMANDS,
         super::keys_expire::COMMANDS,
         super::strings::COMMANDS,
         super::strings_edit::COMMANDS,
         super::hashes::COMMANDS,
+        super::hashes_random::COMMANDS,
         super::lists::COMMANDS,
         super::sets::COMMANDS,
+        super::sets_algebra::COMMANDS,
         super::zset::COMMANDS,
         super::stream::COMMANDS,
         super::pubsub::COMMANDS,
         super::scripting::COMMANDS,
     ];
     let mut table = HashMap::new();
-    for spec in modules.into_iter().flatten() {
+    for spec in modules.iter().copied().flatten() {
         let previous = table.insert(spec.name, spec);
         assert!(previous.is_none(), "command {} defined twice", spec.name);
     }
