@@ -17,10 +17,14 @@ pub mod scan;
 pub mod table;
 pub mod value;
 
+mod admin;
+mod clients;
 mod hashes;
+mod info;
 mod keys;
 mod lists;
 pub mod pubsub;
+mod pubsub_cmds;
 pub mod scripting;
 mod server;
 mod sets;
