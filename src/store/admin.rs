@@ -71,13 +71,21 @@ pub fn config(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         if argv.len() < 3 {
             return Err(subcommand_arity("config", sub));
         }
+        // A name without glob characters is looked up and echoed as given, as Redis 7 does.
         let mut pairs = Vec::new();
         for (name, value) in parameters(ctx.state) {
-            if argv[2..]
-                .iter()
-                .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-            {
-                pairs.push((Reply::bulk(name), Reply::Bulk(Bytes::from(value))));
+            let matched = argv[2..].iter().find(|p| {
+                let lower = p.to_ascii_lowercase();
+                glob::matches(&lower, name.as_bytes())
+            });
+            if let Some(pattern) = matched {
+                let literal = !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+                let shown = if literal {
+                    Reply::Bulk(args::owned(pattern))
+                } else {
+                    Reply::bulk(name)
+                };
+                pairs.push((shown, Reply::Bulk(Bytes::from(value))));
             }
         }
         Ok(Reply::Map(pairs))

@@ -53,8 +53,8 @@ pub fn used_memory(state: &State, now: u64) -> u64 {
             sampled += 1;
             bytes += key_memory(key, &entry.value);
         }
-        if sampled > 0 {
-            total += bytes / sampled * db.len() as u64 + bytes % sampled;
+        if let Some(average) = bytes.checked_div(sampled) {
+            total += average * db.len() as u64 + bytes % sampled;
         }
     }
     total
