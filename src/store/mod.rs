@@ -25,6 +25,7 @@ mod keys;
 mod lists;
 pub mod pubsub;
 mod pubsub_cmds;
+mod registry;
 pub mod scripting;
 mod server;
 mod sets;

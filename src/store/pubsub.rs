@@ -16,8 +16,8 @@ use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use super::clients::Registry;
 use super::glob;
+use super::registry::Registry;
 use crate::protocol::Reply;
 
 pub(super) use super::pubsub_cmds::COMMANDS;
