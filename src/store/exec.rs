@@ -332,6 +332,10 @@ pub fn run(
         block: None,
     };
     let reply = (spec.handler)(&mut ctx, argv).unwrap_or_else(|e| e);
+    ctx.state
+        .pubsub
+        .clients
+        .record(ctx.client, spec.name, argv, ctx.now);
     (reply, ctx.block)
 }
 

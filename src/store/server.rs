@@ -1,9 +1,12 @@
-//! Connection and server commands: PING, ECHO, SELECT, HELLO, QUIT, CLIENT, COMMAND, TIME.
+//! Connection and server commands: PING, ECHO, SELECT, HELLO, QUIT, RESET, COMMAND, TIME, and
+//! the registrations of CLIENT ([`super::clients`]), INFO ([`super::info`]) and the
+//! administrative commands ([`super::admin`]).
 
 use bytes::Bytes;
 
+use super::admin;
 use super::args::{self, err, is};
-use super::table::{self, Spec, NO_SCRIPT, PUBSUB};
+use super::table::{self, Spec, NO_MULTI, NO_SCRIPT, PUBSUB};
 use super::Ctx;
 use crate::protocol::{Protocol, Reply};
 
@@ -16,9 +19,19 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("select", 2, 0, select),
     Spec::new("hello", -1, NO_SCRIPT | PUBSUB, hello),
     Spec::new("quit", -1, NO_SCRIPT | PUBSUB, quit),
-    Spec::new("client", -2, NO_SCRIPT, client),
+    Spec::new("reset", 1, NO_SCRIPT | PUBSUB | NO_MULTI, reset),
+    Spec::new("client", -2, NO_SCRIPT, super::clients::client),
     Spec::new("command", -1, 0, command),
     Spec::new("time", 1, 0, time),
+    Spec::new("info", -1, 0, super::info::info),
+    Spec::new("config", -2, NO_SCRIPT, admin::config),
+    Spec::new("memory", -2, 0, admin::memory),
+    Spec::new("object", -2, 0, admin::object),
+    Spec::new("save", 1, NO_SCRIPT, admin::save),
+    Spec::new("bgsave", -1, NO_SCRIPT, admin::bgsave),
+    Spec::new("bgrewriteaof", 1, NO_SCRIPT, admin::bgrewriteaof),
+    Spec::new("lastsave", 1, 0, admin::lastsave),
+    Spec::new("wait", 3, NO_SCRIPT, admin::wait),
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
@@ -103,51 +116,19 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::ok())
 }
 
-fn client(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let sub = &argv[1];
-    let arity = |n: usize| {
-        if argv.len() == n {
-            Ok(())
-        } else {
-            Err(subcommand_arity("client", sub))
-        }
-    };
-    if is(sub, "setname") {
-        arity(3)?;
-        if argv[2].iter().any(|b| *b <= b' ' || *b > b'~') {
-            return Err(err(
-                "ERR Client names cannot contain spaces, newlines or special characters.",
-            ));
-        }
-        ctx.client.name = (!argv[2].is_empty()).then(|| args::owned(&argv[2]));
-        Ok(Reply::ok())
-    } else if is(sub, "getname") {
-        arity(2)?;
-        Ok(ctx
-            .client
-            .name
-            .clone()
-            .map(Reply::Bulk)
-            .unwrap_or(Reply::Nil))
-    } else if is(sub, "id") {
-        arity(2)?;
-        Ok(Reply::Int(ctx.client.id as i64))
-    } else if is(sub, "setinfo") {
-        arity(4)?;
-        if is(&argv[2], "lib-name") {
-            ctx.client.lib_name = Some(args::owned(&argv[3]));
-        } else if is(&argv[2], "lib-ver") {
-            ctx.client.lib_ver = Some(args::owned(&argv[3]));
-        } else {
-            return Err(Reply::error(format!(
-                "ERR Unrecognized option '{}'",
-                String::from_utf8_lossy(&argv[2])
-            )));
-        }
-        Ok(Reply::ok())
-    } else {
-        Err(unknown_subcommand("CLIENT", sub))
-    }
+/// RESET: the store's part of returning the client to a fresh connection's state: no
+/// subscriptions (dropped silently), database 0, RESP2, no name, CLIENT NO-EVICT/NO-TOUCH off.
+/// Leaving MULTI and dropping WATCHes is the session's part (exec.rs).
+fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    ctx.state.pubsub.unsubscribe_all(ctx.client.id);
+    ctx.client.subscriptions = 0;
+    ctx.client.db = 0;
+    ctx.client.protocol = Protocol::Resp2;
+    ctx.client.name = None;
+    let meta = ctx.state.pubsub.clients.meta_mut(ctx.client.id);
+    meta.no_evict = false;
+    meta.no_touch = false;
+    Ok(Reply::status("RESET"))
 }
 
 fn command(_: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {

@@ -1,0 +1,153 @@
+//! The registry of live clients and server counters, for CLIENT LIST and INFO.
+//!
+//! The store does not see connections open, only commands: a client is registered by the
+//! executor after its first command ([`Registry::record`]) and removed when it disconnects
+//! ([`super::pubsub::PubSub::remove_client`]).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{now_ms, Client};
+use crate::protocol::Protocol;
+
+/// Commands whose CLIENT LIST `cmd=` names the subcommand too (`client|list`).
+const CONTAINERS: &[&str] = &[
+    "client", "config", "pubsub", "object", "memory", "command", "script", "function", "xinfo",
+    "xgroup", "acl", "cluster",
+];
+
+/// What the registry remembers of a client, as of its last command.
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    pub name: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub cmd: &'static str,
+    pub sub: Option<Bytes>,
+    pub no_evict: bool,
+    pub no_touch: bool,
+}
+
+/// Live clients by id (ascending, i.e. connection order) and server-wide counters.
+/// Invariant: holds exactly the clients that ran a command and have not disconnected.
+pub struct Registry {
+    pub(super) clients: BTreeMap<u64, Meta>,
+    /// When the store started.
+    pub started: Instant,
+    /// The same, Unix ms.
+    pub started_ms: u64,
+    /// Highest `used_memory` INFO reported.
+    pub memory_peak: u64,
+    /// Commands executed (INFO total_commands_processed).
+    pub commands: u64,
+    /// Clients ever registered (INFO total_connections_received).
+    pub connections: u64,
+    /// Unix seconds of the last SAVE (or of the start).
+    pub last_save: u64,
+    /// `State::dirty` at the last SAVE.
+    pub dirty_at_save: u64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            clients: BTreeMap::new(),
+            started: Instant::now(),
+            started_ms: now_ms(),
+            memory_peak: 0,
+            commands: 0,
+            connections: 0,
+            last_save: now_ms() / 1000,
+            dirty_at_save: 0,
+        }
+    }
+}
+
+impl Registry {
+    /// Notes that `client` ran command `name` with `argv`, at `now` (Unix ms). Called by the
+    /// executor after every command.
+    pub fn record(&mut self, client: &Client, name: &'static str, argv: &[Bytes], now: u64) {
+        self.commands += 1;
+        let meta = self.clients.entry(client.id).or_insert_with(|| Meta {
+            created_ms: now,
+            ..Meta::default()
+        });
+        if meta.cmd.is_empty() {
+            self.connections += 1;
+        }
+        meta.name.clone_from(&client.name);
+        meta.db = client.db;
+        meta.resp = resp(client.protocol);
+        meta.lib_name.clone_from(&client.lib_name);
+        meta.lib_ver.clone_from(&client.lib_ver);
+        meta.last_ms = now;
+        meta.cmd = name;
+        meta.sub = match argv.get(1) {
+            Some(sub) if CONTAINERS.contains(&name) => Some(Bytes::from(sub.to_ascii_lowercase())),
+            _ => None,
+        };
+    }
+
+    /// Forgets client `id` (it disconnected).
+    pub fn remove(&mut self, id: u64) {
+        self.clients.remove(&id);
+    }
+
+    /// Number of live clients, counting `caller` even before its first command completes.
+    pub fn count_with(&self, caller: u64) -> usize {
+        self.clients.len() + usize::from(!self.clients.contains_key(&caller))
+    }
+
+    /// The entry of client `id`, created if needed (for flags set by CLIENT).
+    pub fn meta_mut(&mut self, id: u64) -> &mut Meta {
+        self.clients.entry(id).or_default()
+    }
+
+    /// Resets the statistics CONFIG RESETSTAT clears.
+    pub fn reset_stats(&mut self) {
+        self.commands = 0;
+        self.connections = 0;
+    }
+}
+
+pub fn resp(protocol: Protocol) -> u8 {
+    match protocol {
+        Protocol::Resp2 => 2,
+        Protocol::Resp3 => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_clients_and_counts_commands() {
+        let mut reg = Registry::default();
+        let mut client = crate::store::Store::new(Default::default()).client();
+        client.id = 7;
+        reg.record(
+            &client,
+            "client",
+            &[Bytes::from("CLIENT"), Bytes::from("LIST")],
+            5,
+        );
+        reg.record(&client, "get", &[Bytes::from("GET"), Bytes::from("k")], 9);
+        assert_eq!((reg.commands, reg.connections), (2, 1));
+        assert_eq!(reg.count_with(7), 1);
+        assert_eq!(reg.count_with(8), 2);
+        let meta = &reg.clients[&7];
+        assert_eq!(
+            (meta.cmd, meta.sub.is_none(), meta.created_ms, meta.last_ms),
+            ("get", true, 5, 9)
+        );
+        reg.remove(7);
+        assert_eq!(reg.count_with(7), 1);
+    }
+}
