@@ -23,3 +23,19 @@ fn embedded_store_agrees_with_redis_on_basics() {
     d.check_error_code(&["NOSUCHCOMMAND", "x"]);
     d.check(&["GET"]);
 }
+
+#[test]
+fn reset_leaves_multi_and_forgets_watches() {
+    let mut d = Differential::new();
+    d.check_all(
+        "WATCH k
+         MULTI
+         SET k 1
+         RESET
+         EXEC
+         SET k 2
+         MULTI
+         GET k
+         EXEC",
+    );
+}

@@ -173,13 +173,14 @@ fn header(
     }
 }
 
-/// Parses a decimal integer strictly, as Redis's string2ll: optional '-', digits, no spaces.
+/// Parses a decimal integer strictly, as Redis's string2ll: optional '-', digits, no spaces,
+/// no leading zeros, not `-0`.
 pub fn parse_int(digits: &[u8]) -> Option<i64> {
     let (neg, body) = match digits.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
     };
-    if body.is_empty() || body.len() > 19 || (body[0] == b'0' && body.len() > 1) {
+    if body.is_empty() || body.len() > 19 || (body[0] == b'0' && (body.len() > 1 || neg)) {
         return None;
     }
     let mut n: i64 = 0;
@@ -397,6 +398,7 @@ mod tests {
         assert_eq!(parse_int(b"9223372036854775808"), None);
         assert_eq!(parse_int(b"+1"), None);
         assert_eq!(parse_int(b"01"), None);
+        assert_eq!(parse_int(b"-0"), None, "Redis's string2ll refuses -0");
         assert_eq!(parse_int(b""), None);
     }
 }

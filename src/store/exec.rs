@@ -185,6 +185,11 @@ impl Session {
                 spec.name
             )));
         }
+        if cmd.is("reset") {
+            // RESET's session half: leave MULTI, forget WATCHes; the handler resets the client.
+            self.multi = None;
+            self.unwatch(state);
+        }
         if let Some(multi) = &mut self.multi {
             if spec.flags & table::NO_MULTI == 0 {
                 multi.queued.push(cmd.clone());

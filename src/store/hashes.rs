@@ -3,6 +3,7 @@
 //! Field order: `Value::Hash` keeps insertion order and HDEL uses `shift_remove`, which is what
 //! Redis's small (listpack) hashes answer with; for big hashes Redis's order is unspecified.
 
+use crate::protocol::request::parse_int;
 use bytes::Bytes;
 
 use super::args::{self, owned, wrongtype};
@@ -28,14 +29,6 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("hincrby", 4, WRITE | DENY_OOM, hincrby),
     Spec::new("hincrbyfloat", 4, WRITE | DENY_OOM, hincrbyfloat),
 ];
-
-/// Redis's `string2ll`: a canonical decimal i64 (no `+`, no leading zeros, and not `-0`).
-pub(super) fn string2ll(text: &[u8]) -> Option<i64> {
-    if text == b"-0" {
-        return None;
-    }
-    crate::protocol::request::parse_int(text)
-}
 
 /// The hash at `key`: `Ok(None)` when the key does not exist, WRONGTYPE for another type.
 pub(super) fn hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, Reply> {
@@ -180,10 +173,10 @@ fn hstrlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let incr = string2ll(&argv[3]).ok_or_else(|| args::err(args::NOT_INTEGER))?;
+    let incr = parse_int(&argv[3]).ok_or_else(|| args::err(args::NOT_INTEGER))?;
     let old = match hash(ctx, &argv[1])?.and_then(|h| h.get(&argv[2])) {
         None => 0,
-        Some(v) => string2ll(v).ok_or_else(|| args::err("ERR hash value is not an integer"))?,
+        Some(v) => parse_int(v).ok_or_else(|| args::err("ERR hash value is not an integer"))?,
     };
     let new = old
         .checked_add(incr)

@@ -35,30 +35,6 @@ pub(super) fn random_count(arg: &[u8]) -> Result<i64, Reply> {
     }
 }
 
-/// A SCAN cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`: an optional sign, a
-/// negative number wraps around, the empty text is 0), or `ERR invalid cursor`.
-pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || args::err("ERR invalid cursor");
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return if arg.is_empty() {
-            Ok(0)
-        } else {
-            Err(invalid())
-        };
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| invalid())?;
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
-    }
-    let n: u64 = text.parse().map_err(|_| invalid())?;
-    Ok(if neg { n.wrapping_neg() } else { n })
-}
-
 /// The MATCH and COUNT options of HSCAN/SSCAN (from `argv[3..]`).
 pub(super) struct ScanOpts {
     /// The MATCH pattern; None for no filter (or `*`).
@@ -115,7 +91,7 @@ fn is_listpack(h: &Hash) -> bool {
 }
 
 fn hscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = scan::parse_cursor(&argv[2])?;
     let Some(h) = hash(ctx, &argv[1])? else {
         return Ok(scan_reply(0, vec![]));
     };
@@ -202,12 +178,12 @@ mod tests {
 
     #[test]
     fn parses_cursors_like_strtoul() {
-        assert_eq!(parse_cursor(b"0").ok(), Some(0));
-        assert_eq!(parse_cursor(b"").ok(), Some(0));
-        assert_eq!(parse_cursor(b"+7").ok(), Some(7));
-        assert_eq!(parse_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(scan::parse_cursor(b"0").ok(), Some(0));
+        assert_eq!(scan::parse_cursor(b"").ok(), Some(0));
+        assert_eq!(scan::parse_cursor(b"+7").ok(), Some(7));
+        assert_eq!(scan::parse_cursor(b"-1").ok(), Some(u64::MAX));
         for bad in ["x", "-", " 1", "1 ", "18446744073709551616"] {
-            assert!(parse_cursor(bad.as_bytes()).is_err(), "{bad}");
+            assert!(scan::parse_cursor(bad.as_bytes()).is_err(), "{bad}");
         }
     }
 }

@@ -241,7 +241,7 @@ fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`; paging by [`scan::page`].
 fn scan_(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let cursor = parse_cursor(&argv[1])?;
+    let cursor = scan::parse_cursor(&argv[1])?;
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
     let mut type_name: Option<&[u8]> = None;
@@ -285,31 +285,6 @@ fn scan_(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         Reply::bulk_copy(buf.format(next).as_bytes()),
         Reply::Array(keys),
     ]))
-}
-
-/// A SCAN cursor as Redis reads it with `strtoul`: an optional sign (a negative value wraps),
-/// decimal digits, nothing else, no overflow; the empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || err("ERR invalid cursor");
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut n: u64 = 0;
-    for d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add((d - b'0') as u64))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if neg { n.wrapping_neg() } else { n })
 }
 
 fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {

@@ -37,12 +37,29 @@ pub fn page<'a, T>(
     (next, candidates.into_iter().map(|(_, item)| item).collect())
 }
 
-/// Parses a cursor argument: `ERR invalid cursor` unless it is an unsigned integer.
+/// A SCAN cursor as Redis reads it with `strtoul`: an optional sign (a negative value wraps),
+/// decimal digits, nothing else, no overflow; the empty string is cursor 0.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, crate::protocol::Reply> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| super::args::err("ERR invalid cursor"))
+    let invalid = || super::args::err("ERR invalid cursor");
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut n: u64 = 0;
+    for d in digits {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if neg { n.wrapping_neg() } else { n })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::protocol::{Protocol, Reply};
 
 /// The Redis version the embedded store reports (the command set and replies it follows).
-pub const REDIS_VERSION: &str = "7.2.0";
+pub const REDIS_VERSION: &str = "7.0.15";
 
 pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("ping", -1, PUBSUB, ping),

@@ -8,13 +8,11 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::args::{self, owned, syntax, wrongtype};
-use super::hashes::string2ll;
-use super::hashes_random::{
-    parse_cursor, random_count, scan_reply, too_many, ScanOpts, MAX_RANDOM_REPLY,
-};
+use super::hashes_random::{random_count, scan_reply, too_many, ScanOpts, MAX_RANDOM_REPLY};
 use super::table::{Spec, DENY_OOM, WRITE};
 use super::value::Set;
 use super::{scan, Ctx, Value};
+use crate::protocol::request::parse_int;
 use crate::protocol::Reply;
 
 pub(super) const COMMANDS: &[Spec] = &[
@@ -35,7 +33,7 @@ const INTSET_MAX: usize = 512;
 
 /// Whether Redis would hold these members as an intset (all canonical integers, at most 512).
 pub(super) fn is_intset<'a>(members: impl ExactSizeIterator<Item = &'a Bytes>) -> bool {
-    members.len() <= INTSET_MAX && members.into_iter().all(|m| string2ll(m).is_some())
+    members.len() <= INTSET_MAX && members.into_iter().all(|m| parse_int(m).is_some())
 }
 
 /// The members in the order Redis answers: numerically sorted for an intset-like set, storage
@@ -43,7 +41,7 @@ pub(super) fn is_intset<'a>(members: impl ExactSizeIterator<Item = &'a Bytes>) -
 pub(super) fn ordered(set: &Set) -> Vec<&Bytes> {
     let mut members: Vec<&Bytes> = set.iter().collect();
     if is_intset(set.iter()) {
-        members.sort_by_key(|m| string2ll(m).unwrap_or(0));
+        members.sort_by_key(|m| parse_int(m).unwrap_or(0));
     }
     members
 }
@@ -175,7 +173,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Bulk(member));
     }
     // Redis's getPositiveLongFromObjectOrReply: one message for both non-numbers and negatives.
-    let count = string2ll(&argv[2])
+    let count = parse_int(&argv[2])
         .filter(|n| *n >= 0)
         .ok_or_else(|| args::err("ERR value is out of range, must be positive"))?
         as u64;
@@ -247,7 +245,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = scan::parse_cursor(&argv[2])?;
     let Some(s) = set(ctx, &argv[1])? else {
         return Ok(scan_reply(0, vec![]));
     };

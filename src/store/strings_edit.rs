@@ -151,31 +151,23 @@ fn decr(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 fn incrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let by = strict_int(&argv[2])?;
+    let by = args::int(&argv[2])?;
     incr_by(ctx, &argv[1], by)
 }
 
 fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let by = strict_int(&argv[2])?;
+    let by = args::int(&argv[2])?;
     let Some(by) = by.checked_neg() else {
         return Err(err("ERR decrement would overflow"));
     };
     incr_by(ctx, &argv[1], by)
 }
 
-/// An integer as Redis's `string2ll`, which unlike [`args::int`] also refuses `-0`.
-fn strict_int(text: &[u8]) -> Result<i64, Reply> {
-    if text == b"-0" {
-        return Err(err(args::NOT_INTEGER));
-    }
-    args::int(text)
-}
-
 /// Adds `by` to the integer at `key` (0 if missing), keeping its TTL.
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let old = match get_str(ctx.db(), key, now)? {
-        Some(s) => strict_int(&s)?,
+        Some(s) => args::int(&s)?,
         None => 0,
     };
     let new = old.checked_add(by).ok_or_else(|| err(args::OVERFLOW))?;
