@@ -27,6 +27,11 @@ mod sets;
 mod stream;
 mod strings;
 mod zset;
+mod zset_cmds;
+mod zset_num;
+mod zset_pop;
+mod zset_range;
+mod zset_setops;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
