@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
         assert_eq!(format_double(-0.0), "-0");
         assert_eq!(format_double(1.0 / 3.0), "0.33333333333333331");
-        assert_eq!(format_double(123456789.123456789), "123456789.12345679");
+        assert_eq!(
+            format_double("123456789.123456789".parse().unwrap()),
+            "123456789.12345679"
+        );
         assert_eq!(format_double(1e16), "10000000000000000");
         assert_eq!(format_double(1e17), "1e+17");
         assert_eq!(format_double(1e-5), "1.0000000000000001e-05");

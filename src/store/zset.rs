@@ -169,7 +169,7 @@ impl ZSet {
     }
 
     /// Members with score >= `min` (or > with `exclusive`), lowest first.
-    pub fn from_score(
+    pub fn scores_from(
         &self,
         min: f64,
         exclusive: bool,
@@ -182,7 +182,7 @@ impl ZSet {
     }
 
     /// Members with score <= `max` (or < with `exclusive`), highest first.
-    pub fn down_from_score(
+    pub fn scores_down_from(
         &self,
         max: f64,
         exclusive: bool,
@@ -205,7 +205,11 @@ impl ZSet {
     }
 
     /// Members of score `score` from member `from` on (inclusive), in order; see `single_score`.
-    pub fn from_member(&self, score: f64, from: &[u8]) -> impl Iterator<Item = (&Bytes, f64)> + '_ {
+    pub fn members_from(
+        &self,
+        score: f64,
+        from: &[u8],
+    ) -> impl Iterator<Item = (&Bytes, f64)> + '_ {
         let start = (Score(score), Bytes::copy_from_slice(from));
         self.order
             .range((Bound::Included(start), Bound::Unbounded))
@@ -213,7 +217,7 @@ impl ZSet {
     }
 
     /// Members of score `score` up to member `to` (inclusive), highest first.
-    pub fn down_from_member(
+    pub fn members_down_from(
         &self,
         score: f64,
         to: &[u8],
@@ -342,15 +346,15 @@ mod tests {
             it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
                 .collect()
         };
-        assert_eq!(names(&mut z.from_score(2.0, false)), "bcd");
-        assert_eq!(names(&mut z.from_score(2.0, true)), "d");
-        assert_eq!(names(&mut z.from_score(f64::INFINITY, true)), "");
-        assert_eq!(names(&mut z.down_from_score(2.0, false)), "cba");
-        assert_eq!(names(&mut z.down_from_score(2.0, true)), "a");
-        assert_eq!(names(&mut z.down_from_score(f64::INFINITY, false)), "dcba");
-        assert_eq!(names(&mut z.down_from_score(f64::NEG_INFINITY, false)), "");
-        assert_eq!(names(&mut z.from_member(2.0, b"c")), "cd");
-        assert_eq!(names(&mut z.down_from_member(2.0, b"b")), "ba");
+        assert_eq!(names(&mut z.scores_from(2.0, false)), "bcd");
+        assert_eq!(names(&mut z.scores_from(2.0, true)), "d");
+        assert_eq!(names(&mut z.scores_from(f64::INFINITY, true)), "");
+        assert_eq!(names(&mut z.scores_down_from(2.0, false)), "cba");
+        assert_eq!(names(&mut z.scores_down_from(2.0, true)), "a");
+        assert_eq!(names(&mut z.scores_down_from(f64::INFINITY, false)), "dcba");
+        assert_eq!(names(&mut z.scores_down_from(f64::NEG_INFINITY, false)), "");
+        assert_eq!(names(&mut z.members_from(2.0, b"c")), "cd");
+        assert_eq!(names(&mut z.members_down_from(2.0, b"b")), "ba");
         assert_eq!(z.single_score(), None);
         assert_eq!(next_up(-0.0), Some(f64::from_bits(1)));
         assert_eq!(next_up(-1.0).map(|x| x > -1.0), Some(true));

@@ -122,7 +122,7 @@ pub fn timeout_arg(arg: &[u8], now_ms: u64) -> Result<Option<Duration>, Reply> {
     };
     let ms = value * 1000.0;
     // Redis casts to long long; out of range that is LLONG_MIN on x86, so "negative".
-    if !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&ms) || ms <= -1.0 {
+    if !((i64::MIN as f64)..(i64::MAX as f64)).contains(&ms) || ms <= -1.0 {
         return Err(args::err("ERR timeout is negative"));
     }
     let ms = ms as i64;

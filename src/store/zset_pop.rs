@@ -79,7 +79,10 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> Result<Reply, Reply> {
         return Err(args::syntax());
     }
     let count = match argv.get(2) {
-        Some(arg) => Some(args::non_negative(arg, "value")? as u64),
+        Some(arg) => match args::int(arg) {
+            Ok(n) if n >= 0 => Some(n as u64),
+            _ => return Err(args::err("ERR value is out of range, must be positive")),
+        },
         None => None,
     };
     let shape = PopShape {
@@ -239,7 +242,8 @@ pub(super) fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply>
             })
             .collect()
     } else if count as u64 >= all.len() as u64 {
-        all.iter().map(|(m, s)| ((*m).clone(), *s)).collect()
+        // Redis's zset iterator walks from the highest member down.
+        all.iter().rev().map(|(m, s)| ((*m).clone(), *s)).collect()
     } else {
         index::sample(&mut rng, all.len(), count as usize)
             .into_iter()
@@ -273,7 +277,8 @@ pub(super) fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         }
         j += 2;
     }
-    let (next, items): (u64, Vec<(&Bytes, f64)>) = if z.is_small() {
+    let small = z.is_small();
+    let (next, items): (u64, Vec<(&Bytes, f64)>) = if small {
         (0, z.iter().collect())
     } else {
         scan::page(z.iter().map(|(m, s)| (&m[..], (m, s))), cursor, count)
@@ -282,11 +287,27 @@ pub(super) fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     for (member, score) in items {
         if pattern.is_none_or(|p| glob::matches(p, member)) {
             flat.push(Reply::Bulk(member.clone()));
-            flat.push(Reply::bulk(format_double(score)));
+            flat.push(Reply::bulk(if small {
+                listpack_score(score)
+            } else {
+                format_double(score)
+            }));
         }
     }
     Ok(Reply::Array(vec![
         Reply::bulk(next.to_string()),
         Reply::Array(flat),
     ]))
+}
+
+/// A score as Redis's listpack holds it (`d2string`), which ZSCAN of a small set returns as is:
+/// integral values within +-2^62 as integers (`100000000000000000`, and `0` for -0), others as
+/// reply doubles.
+fn listpack_score(score: f64) -> String {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if (-LIMIT..=LIMIT).contains(&score) && score == score.trunc() {
+        (score as i64).to_string()
+    } else {
+        format_double(score)
+    }
 }

@@ -85,12 +85,12 @@ impl ScoreRange {
         let r = *self;
         if rev {
             Box::new(
-                z.down_from_score(r.max, r.maxex)
+                z.scores_down_from(r.max, r.maxex)
                     .take_while(move |(_, s)| r.gte_min(*s)),
             )
         } else {
             Box::new(
-                z.from_score(r.min, r.minex)
+                z.scores_from(r.min, r.minex)
                     .take_while(move |(_, s)| r.lte_max(*s)),
             )
         }
@@ -186,7 +186,7 @@ impl LexRange {
         if rev {
             let start: Box<dyn Iterator<Item = (&'a Bytes, f64)>> = match (seek, &self.max) {
                 (Some(s), LexBound::Incl(b) | LexBound::Excl(b)) => {
-                    Box::new(z.down_from_member(s, b))
+                    Box::new(z.members_down_from(s, b))
                 }
                 _ => Box::new(z.iter().rev()),
             };
@@ -197,7 +197,7 @@ impl LexRange {
             )
         } else {
             let start: Box<dyn Iterator<Item = (&'a Bytes, f64)>> = match (seek, &self.min) {
-                (Some(s), LexBound::Incl(b) | LexBound::Excl(b)) => Box::new(z.from_member(s, b)),
+                (Some(s), LexBound::Incl(b) | LexBound::Excl(b)) => Box::new(z.members_from(s, b)),
                 _ => Box::new(z.iter()),
             };
             Box::new(
