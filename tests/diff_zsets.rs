@@ -98,6 +98,10 @@ fn zadd_options_combinations_and_errors() {
          ZCARD z
          ZCARD nokey
          zadd Z 1 A
+         ZADD dup 1 a 2 a
+         ZADD dup CH 3 a 4 a
+         ZADD dup GT CH 1 a 5 a
+         ZSCORE dup a
          ZADD z nx incr 1 lowercaseopts",
     );
 }
@@ -140,6 +144,11 @@ fn score_formatting_and_negative_zero() {
          ZUNIONSTORE u 1 z WEIGHTS -1
          ZRANGE u 0 -1 WITHSCORES",
     );
+    let long = "x".repeat(65);
+    d.check(&["ZADD", "long", "-0.0", &long]);
+    d.check(&["ZSCORE", "long", &long]);
+    d.check(&["ZADD", "long", "-0.0", "short"]);
+    d.check(&["ZRANGE", "long", "0", "-1", "WITHSCORES"]);
     fill(&mut d, "big", 130);
     run(
         &mut d,

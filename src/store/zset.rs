@@ -1,6 +1,7 @@
-//! Sorted sets: the data structure, and the table of the sorted-set commands (implemented in
-//! `zset_cmds` (single-key reads and writes), `zset_range` (ranges), `zset_setops` (ZUNION and
-//! friends), `zset_pop` (ZPOP*, blocking pops, ZRANDMEMBER, ZSCAN)).
+//! Sorted sets: the data structure, and the table of the sorted-set commands, implemented in
+//! `zset_cmds` (single-key reads and writes, counts, range removal), `zset_range` (ZRANGE forms),
+//! `zset_setops` (ZUNION and friends), `zset_pop` (pops, blocking pops, ZRANDMEMBER, ZSCAN), with
+//! `zset_num` parsing numbers as Redis does.
 //!
 //! Members are ordered by (score, member bytes) in a `BTreeSet`, with a hash map from member to
 //! score beside it: insert, remove and score lookups are O(log n) / O(1). A rank (ZRANK, ZRANGE by
@@ -257,8 +258,8 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("zcard", 2, 0, cmds::zcard),
     Spec::new("zrank", 3, 0, cmds::zrank),
     Spec::new("zrevrank", 3, 0, cmds::zrevrank),
-    Spec::new("zcount", 4, 0, range::zcount),
-    Spec::new("zlexcount", 4, 0, range::zlexcount),
+    Spec::new("zcount", 4, 0, cmds::zcount),
+    Spec::new("zlexcount", 4, 0, cmds::zlexcount),
     Spec::new("zrange", -4, 0, range::zrange),
     Spec::new("zrangestore", -5, WRITE | DENY_OOM, range::zrangestore),
     Spec::new("zrevrange", -4, 0, range::zrevrange),
@@ -266,9 +267,9 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("zrevrangebyscore", -4, 0, range::zrevrangebyscore),
     Spec::new("zrangebylex", -4, 0, range::zrangebylex),
     Spec::new("zrevrangebylex", -4, 0, range::zrevrangebylex),
-    Spec::new("zremrangebyscore", 4, WRITE, range::zremrangebyscore),
-    Spec::new("zremrangebyrank", 4, WRITE, range::zremrangebyrank),
-    Spec::new("zremrangebylex", 4, WRITE, range::zremrangebylex),
+    Spec::new("zremrangebyscore", 4, WRITE, cmds::zremrangebyscore),
+    Spec::new("zremrangebyrank", 4, WRITE, cmds::zremrangebyrank),
+    Spec::new("zremrangebylex", 4, WRITE, cmds::zremrangebylex),
     Spec::new("zunionstore", -4, WRITE | DENY_OOM, setops::zunionstore),
     Spec::new("zinterstore", -4, WRITE | DENY_OOM, setops::zinterstore),
     Spec::new("zdiffstore", -4, WRITE | DENY_OOM, setops::zdiffstore),

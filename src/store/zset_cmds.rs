@@ -1,5 +1,5 @@
 //! Sorted-set commands on one key and its members: ZADD, ZINCRBY, ZREM, ZSCORE, ZMSCORE, ZCARD,
-//! ZRANK, ZREVRANK; and the helpers every sorted-set command shares (lookup, scored replies,
+//! ZRANK, ZREVRANK, ZCOUNT, ZLEXCOUNT, ZREMRANGEBY{SCORE,RANK,LEX}; and the helpers every sorted-set command shares (lookup, scored replies,
 //! storing a result).
 
 use bytes::Bytes;
@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::args::{self, is, owned};
 use super::zset::ZSet;
 use super::zset_num::score_arg;
+use super::zset_range::{rank_span, LexRange, ScoreRange};
 use super::{Ctx, Value};
 use crate::protocol::{Protocol, Reply};
 
@@ -250,4 +251,67 @@ pub(super) fn zrank(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 
 pub(super) fn zrevrank(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     rank(ctx, argv, true)
+}
+
+pub(super) fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let range = ScoreRange::parse(&argv[2], &argv[3])?;
+    let n = lookup(ctx, &argv[1])?.map_or(0, |z| range.select(z, false).count());
+    Ok(Reply::Int(n as i64))
+}
+
+pub(super) fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let range = LexRange::parse(&argv[2], &argv[3])?;
+    let n = lookup(ctx, &argv[1])?.map_or(0, |z| range.select(z, false).count());
+    Ok(Reply::Int(n as i64))
+}
+
+/// ZREMRANGEBY*: removes what `select` picks (given the set), replies the count, drops the key
+/// when emptied.
+fn remove_range(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    select: impl FnOnce(&ZSet) -> Vec<Bytes>,
+) -> Result<Reply, Reply> {
+    let Some(z) = lookup(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let doomed = select(z);
+    for member in &doomed {
+        z.remove(member);
+    }
+    let emptied = z.is_empty();
+    if emptied {
+        ctx.db().remove(key);
+    }
+    if !doomed.is_empty() {
+        ctx.touch(key);
+    }
+    Ok(Reply::Int(doomed.len() as i64))
+}
+
+pub(super) fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let range = ScoreRange::parse(&argv[2], &argv[3])?;
+    remove_range(ctx, &argv[1], |z| {
+        range.select(z, false).map(|(m, _)| m.clone()).collect()
+    })
+}
+
+pub(super) fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let range = LexRange::parse(&argv[2], &argv[3])?;
+    remove_range(ctx, &argv[1], |z| {
+        range.select(z, false).map(|(m, _)| m.clone()).collect()
+    })
+}
+
+pub(super) fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
+    let (start, end) = (args::int(&argv[2])?, args::int(&argv[3])?);
+    remove_range(ctx, &argv[1], |z| match rank_span(start, end, z.len()) {
+        None => Vec::new(),
+        Some((a, b)) => z
+            .iter()
+            .skip(a)
+            .take(b - a + 1)
+            .map(|(m, _)| m.clone())
+            .collect(),
+    })
 }

@@ -12,9 +12,10 @@ use super::zset_num::timeout_arg;
 use super::{glob, scan, Ctx};
 use crate::protocol::{format_double, Protocol, Reply};
 
-/// The most elements ZRANDMEMBER with a negative count builds into one reply (Redis streams any
-/// number; holding billions of replies in memory would take the process down).
-const MAX_RANDOM_REPLY: u64 = 1 << 24;
+/// The most elements ZRANDMEMBER with a negative count builds into one reply; beyond it the
+/// command fails with `ERR value is out of range`. Redis streams any number, but a reply is built
+/// whole here, and `ZRANDMEMBER k -2000000000` would take the process down.
+const MAX_RANDOM_REPLY: u64 = 1_000_000;
 
 /// Reply shapes of Redis's `genericZpopCommand`.
 #[derive(Clone, Copy)]

@@ -1,6 +1,6 @@
 //! Sorted-set ranges: parsing score, lex and rank ranges as Redis does (`zslParseRange`,
 //! `zslParseLexRange`), selecting them from a [`ZSet`], and the commands built on that: ZRANGE
-//! and its older forms, ZRANGESTORE, ZCOUNT, ZLEXCOUNT, ZREMRANGEBY{SCORE,RANK,LEX}.
+//! and its older forms and ZRANGESTORE (ZCOUNT, ZLEXCOUNT and ZREMRANGEBY* live in `zset_cmds`).
 
 use bytes::Bytes;
 
@@ -361,69 +361,6 @@ pub(super) fn zrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply>
 
 pub(super) fn zrevrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     zrange_generic(ctx, argv, 1, false, By::Lex, Some(true))
-}
-
-pub(super) fn zcount(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let range = ScoreRange::parse(&argv[2], &argv[3])?;
-    let n = lookup(ctx, &argv[1])?.map_or(0, |z| range.select(z, false).count());
-    Ok(Reply::Int(n as i64))
-}
-
-pub(super) fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let range = LexRange::parse(&argv[2], &argv[3])?;
-    let n = lookup(ctx, &argv[1])?.map_or(0, |z| range.select(z, false).count());
-    Ok(Reply::Int(n as i64))
-}
-
-/// ZREMRANGEBY*: removes what `select` picks (given the set), replies the count, drops the key
-/// when emptied.
-fn remove_range(
-    ctx: &mut Ctx,
-    key: &Bytes,
-    select: impl FnOnce(&ZSet) -> Vec<Bytes>,
-) -> Result<Reply, Reply> {
-    let Some(z) = lookup(ctx, key)? else {
-        return Ok(Reply::Int(0));
-    };
-    let doomed = select(z);
-    for member in &doomed {
-        z.remove(member);
-    }
-    let emptied = z.is_empty();
-    if emptied {
-        ctx.db().remove(key);
-    }
-    if !doomed.is_empty() {
-        ctx.touch(key);
-    }
-    Ok(Reply::Int(doomed.len() as i64))
-}
-
-pub(super) fn zremrangebyscore(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let range = ScoreRange::parse(&argv[2], &argv[3])?;
-    remove_range(ctx, &argv[1], |z| {
-        range.select(z, false).map(|(m, _)| m.clone()).collect()
-    })
-}
-
-pub(super) fn zremrangebylex(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let range = LexRange::parse(&argv[2], &argv[3])?;
-    remove_range(ctx, &argv[1], |z| {
-        range.select(z, false).map(|(m, _)| m.clone()).collect()
-    })
-}
-
-pub(super) fn zremrangebyrank(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let (start, end) = (args::int(&argv[2])?, args::int(&argv[3])?);
-    remove_range(ctx, &argv[1], |z| match rank_span(start, end, z.len()) {
-        None => Vec::new(),
-        Some((a, b)) => z
-            .iter()
-            .skip(a)
-            .take(b - a + 1)
-            .map(|(m, _)| m.clone())
-            .collect(),
-    })
 }
 
 #[cfg(test)]
