@@ -172,25 +172,43 @@ fn aggregate(out: &mut BytesMut, kind: u8, items: &[Reply], proto: Protocol) {
     }
 }
 
-/// Formats a double as Redis 7 does in replies: the shortest text that reads back to the same
-/// value, `inf`/`-inf` for infinities, and integers without a fraction (`3`, not `3.0`).
+/// Formats a double as Redis 7.0 does in replies (`addReplyDouble`): C's `%.17g` (17 significant
+/// digits, trailing zeros dropped, exponent form below 1e-4 and from 1e17 on, as in `1e+20` and
+/// `1.4999999999999999e-07`), with `inf`/`-inf` for infinities and `-0` for negative zero.
 pub fn format_double(d: f64) -> String {
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
     if d.is_nan() {
         return "nan".into();
     }
-    if d == d.trunc() && d.abs() < 1e17 {
-        // Integral values print without exponent or fraction, like "%.17g" would.
-        return format!("{}", d as i64);
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let s = format!("{d}");
-    // Rust prints very small/large numbers without exponent; Redis uses %.17g style exponents there.
-    if s.len() > 24 {
-        return format!("{d:e}").replace('e', "e+").replace("e+-", "e-");
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
-    s
+    // %g picks its form from the exponent of the %e form rounded to 17 significant digits.
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_fraction_zeros(mantissa), exp.abs())
+    } else {
+        let decimals = (16 - exp) as usize;
+        trim_fraction_zeros(&format!("{d:.decimals$}")).to_string()
+    }
+}
+
+/// `1.500` -> `1.5`, `2.000` -> `2`; text without a point is returned as is.
+fn trim_fraction_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
@@ -220,7 +238,20 @@ mod tests {
     #[test]
     fn formats_doubles_like_redis() {
         assert_eq!(format_double(3.0), "3");
-        assert_eq!(format_double(0.1), "0.1");
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(1.0 / 3.0), "0.33333333333333331");
+        assert_eq!(
+            format_double("123456789.123456789".parse().unwrap()),
+            "123456789.12345679"
+        );
+        assert_eq!(format_double(1e16), "10000000000000000");
+        assert_eq!(format_double(1e17), "1e+17");
+        assert_eq!(format_double(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_double(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(-2.5), "-2.5");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");

@@ -43,6 +43,11 @@ mod strings_edit;
 mod strings_float;
 mod strings_float_big;
 mod zset;
+mod zset_cmds;
+mod zset_num;
+mod zset_pop;
+mod zset_range;
+mod zset_setops;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
