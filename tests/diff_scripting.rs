@@ -677,3 +677,39 @@ fn scripts_in_multi_and_pipelines() {
         ],
     );
 }
+
+/// Scripts that would crash or exhaust a server must leave the embedded store answering.
+/// (Not differential: `error({})` crashes redis-server 7.0.15 itself.)
+#[test]
+fn hostile_scripts_do_not_break_the_store() {
+    let mut d = Differential::new();
+    let ours = &mut d.ours;
+    for script in [
+        "error({})",
+        "error(setmetatable({}, {__index = function() error('x') end}))",
+        "local t = {} t[1] = t return t",
+        "local t = {} t.map = t return t",
+        "return string.rep('x', 2^31)",
+        "local t = {} for i = 1, 1e9 do t[i] = i end",
+        "local function f() return 1 + f() end return f()",
+        "local function f() local ok = pcall(f) return ok end return f()",
+        "return loadstring(string.dump(function() return 1 end))",
+        "return coroutine.wrap(function() return redis.call('ping') end)()",
+        "local t = {} for i = 1, 300 do t = {t} end return t",
+    ] {
+        let reply = ours.call(&["EVAL", script, "0"]);
+        assert!(!reply.is_empty(), "{script}");
+        assert_eq!(&ours.call(&["PING"])[..], b"+PONG\r\n", "after {script}");
+    }
+    let reply = ours.call(&["EVAL", "return redis.call('ping')", "0"]);
+    assert_eq!(&reply[..], b"+PONG\r\n");
+    // Binary-safe keys and arguments.
+    let reply = ours.call_bytes(&[
+        b"EVAL",
+        b"return {KEYS[1], ARGV[1]}",
+        b"1",
+        b"k\0\r\n",
+        b"\xff\x00",
+    ]);
+    assert_eq!(&reply[..], b"*2\r\n$4\r\nk\0\r\n\r\n$2\r\n\xff\x00\r\n");
+}

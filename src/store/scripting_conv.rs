@@ -11,7 +11,7 @@ use mlua::{Lua, Table, Value};
 use crate::protocol::{Protocol, Reply};
 
 /// How deep nested tables / replies are followed before giving up with an error.
-pub(super) const MAX_DEPTH: usize = 1000;
+pub(super) const MAX_DEPTH: usize = 100;
 
 /// `printf("%.17g", d)` as glibc prints it (what Redis uses for Lua numbers passed to commands and
 /// for double replies).

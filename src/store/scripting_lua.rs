@@ -26,7 +26,7 @@ use crate::protocol::{Protocol, Reply};
 /// Chunk name of the sandbox's own Lua code; frames from it are skipped when locating errors.
 const INTERNAL: &str = "=redis_internal";
 /// Upper bound on the interpreter's memory, so a script cannot exhaust the process.
-const LUA_MEMORY_LIMIT: usize = 1 << 30;
+const LUA_MEMORY_LIMIT: usize = 512 << 20;
 
 /// A Redis error raised inside Lua; the bytes are the whole error text (`ERR ...`).
 #[derive(Debug)]
@@ -225,7 +225,13 @@ impl Engine {
         let resp3 = self.resp3.load(Ordering::Relaxed);
         let reply = match outcome {
             Ok((true, value)) => lua_to_reply(&value, proto, resp3, 0),
-            Ok((false, err)) => error_reply(&err, sha),
+            Ok((false, err)) => {
+                if !matches!(err, Value::Table(_)) {
+                    // Out of memory: reclaim the script's garbage before the next run.
+                    let _ = self.lua.gc_collect();
+                }
+                error_reply(&err, sha)
+            }
             Err(e) => {
                 let text = format!("ERR Error running script {sha}: {e}");
                 Reply::Error(one_line(text.as_bytes()))
@@ -274,7 +280,14 @@ fn locate(lua: &Lua) -> Option<(Vec<u8>, i64)> {
 /// The reply for a script that raised `err` (the handler's `{err, source, line}` table).
 fn error_reply(err: &Value, sha: &str) -> Reply {
     let Value::Table(t) = err else {
-        return Reply::error(format!("ERR Error running script {sha}, execution failure"));
+        // Errors that bypass the handler (out of memory): Redis's "Error running script" text.
+        let msg = match err {
+            Value::String(s) => s.to_string_lossy(),
+            _ => "execution failure".to_string(),
+        };
+        let msg: String = msg.chars().take(100).collect();
+        let text = format!("ERR Error running script {sha}, {msg}");
+        return Reply::Error(one_line(text.trim_end_matches(['\r', '\n']).as_bytes()));
     };
     let text = |key: &str| -> Option<Vec<u8>> {
         match t.get::<Value>(key).ok()? {
