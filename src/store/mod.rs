@@ -23,6 +23,7 @@ mod lists;
 pub mod pubsub;
 pub mod scripting;
 mod scripting_api;
+mod scripting_call;
 mod scripting_conv;
 mod scripting_lua;
 mod server;

@@ -16,11 +16,8 @@ use bytes::Bytes;
 use mlua::{ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use parking_lot::Mutex;
 
-use super::scripting_conv::{
-    err_table, error_text, fmt_g17, lua_to_reply, one_line, reply_to_lua, Rand48,
-};
-use super::table::{self, BLOCKING, NO_SCRIPT, WRITE};
-use super::{args, exec, Client, Ctx, State};
+use super::scripting_conv::{err_table, fmt_g17, lua_to_reply, one_line, Rand48};
+use super::Ctx;
 use crate::protocol::{Protocol, Reply};
 
 /// Chunk name of the sandbox's own Lua code; frames from it are skipped when locating errors.
@@ -39,10 +36,6 @@ impl std::fmt::Display for ScriptErr {
 }
 
 impl std::error::Error for ScriptErr {}
-
-fn raise(text: &[u8]) -> mlua::Error {
-    mlua::Error::external(ScriptErr(text.to_vec()))
-}
 
 /// The Redis error text inside `e`, or its root cause's message.
 fn error_bytes(e: &mlua::Error) -> Vec<u8> {
@@ -79,14 +72,6 @@ pub(super) struct Engine {
     handler: Function,
     resp3: Arc<AtomicBool>,
     pub scripts: HashMap<String, Script>,
-}
-
-/// What `redis.call` needs while a script runs.
-struct Caller<'a> {
-    state: &'a mut State,
-    client: Client,
-    read_only: bool,
-    resp3: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -204,7 +189,7 @@ impl Engine {
         let mut client = ctx.client.clone();
         client.no_block = true;
         client.protocol = Protocol::Resp2;
-        let caller = RefCell::new(Caller {
+        let caller = RefCell::new(super::scripting_call::Caller {
             state: &mut *ctx.state,
             client,
             read_only,
@@ -213,10 +198,12 @@ impl Engine {
         let outcome = self.lua.scope(|scope| {
             self.real.raw_set("KEYS", self.array(keys)?)?;
             self.real.raw_set("ARGV", self.array(argv)?)?;
-            let call = scope
-                .create_function(|lua, args: MultiValue| redis_call(lua, &caller, args, true))?;
-            let pcall = scope
-                .create_function(|lua, args: MultiValue| redis_call(lua, &caller, args, false))?;
+            let call = scope.create_function(|lua, args: MultiValue| {
+                super::scripting_call::redis_call(lua, &caller, args, true)
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                super::scripting_call::redis_call(lua, &caller, args, false)
+            })?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
             self.xpcall
@@ -317,174 +304,7 @@ fn lua_number_text(n: f64) -> String {
     }
 }
 
-/// `redis.call` (`raise`) and `redis.pcall`: converts the arguments, runs the command through the
-/// store's table on the locked state, and converts its reply.
-fn redis_call(
-    lua: &Lua,
-    caller: &RefCell<Caller>,
-    args: MultiValue,
-    raise_errors: bool,
-) -> mlua::Result<Value> {
-    let fail = |text: &[u8]| -> mlua::Result<Value> {
-        if raise_errors {
-            Err(raise(text))
-        } else {
-            Ok(Value::Table(err_table(lua, text)?))
-        }
-    };
-    if args.is_empty() {
-        return fail(b"ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in args.iter() {
-        match arg {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => argv.push(Bytes::from(fmt_g17(*n))),
-            Value::Integer(n) => argv.push(Bytes::from(fmt_g17(*n as f64))),
-            _ => return fail(b"ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    let Ok(mut caller) = caller.try_borrow_mut() else {
-        return fail(b"ERR redis.call is not reentrant");
-    };
-    let resp3 = caller.resp3.load(Ordering::Relaxed);
-    match caller.dispatch(&argv, resp3) {
-        Err(text) => fail(text.as_bytes()),
-        Ok(Reply::Error(e)) => {
-            let mut raw = Vec::with_capacity(e.len() + 1);
-            raw.push(b'-');
-            raw.extend_from_slice(&e);
-            fail(&error_text(&raw))
-        }
-        Ok(reply) => reply_to_lua(lua, &reply, resp3, 0),
-    }
-}
-
-impl Caller<'_> {
-    /// Checks `argv` as Redis's `scriptCall` does (existence, arity, script-allowed, writes),
-    /// then runs it.
-    fn dispatch(&mut self, argv: &[Bytes], resp3: bool) -> Result<Reply, String> {
-        let name = &argv[0];
-        let Some(spec) = table::lookup(name) else {
-            // The transaction commands live in the executor, not the table.
-            const TX: [(&str, i32); 5] = [
-                ("multi", 1),
-                ("exec", 1),
-                ("discard", 1),
-                ("watch", -2),
-                ("unwatch", 1),
-            ];
-            if let Some((_, arity)) = TX.iter().find(|(n, _)| args::is(name, n)) {
-                let ok = if *arity > 0 {
-                    argv.len() as i32 == *arity
-                } else {
-                    argv.len() as i32 >= -arity
-                };
-                if !ok {
-                    return Err("ERR Wrong number of args calling Redis command from script".into());
-                }
-                return Err("ERR This Redis command is not allowed from script".into());
-            }
-            return Err("ERR Unknown Redis command called from script".into());
-        };
-        if !spec.arity_ok(argv.len()) {
-            return Err("ERR Wrong number of args calling Redis command from script".into());
-        }
-        let blocking = spec.has(BLOCKING) && !matches!(spec.name, "xread" | "xreadgroup");
-        if spec.has(NO_SCRIPT) || blocking {
-            return Err("ERR This Redis command is not allowed from script".into());
-        }
-        if self.read_only && spec.has(WRITE) {
-            return Err("ERR Write commands are not allowed from read-only scripts.".into());
-        }
-        self.client.protocol = if resp3 {
-            Protocol::Resp3
-        } else {
-            Protocol::Resp2
-        };
-        let (reply, _block) = exec::run(self.state, &mut self.client, spec, argv);
-        Ok(reply)
-    }
-}
-
 /// The sandbox, run once per engine with (real globals, empty proxy, errmsg). Makes the globals
 /// and the library tables read-only through proxies, with Redis's error texts, and adapts
 /// `pairs`/`next`/`rawget`/`rawset`/`setmetatable`/`pcall`/`loadstring`/`load` to them.
-const PRELUDE: &str = r#"
-local real, proxy, errmsg = ...
-local rawpcall, rawpairs, rawnext, rawget_, rawset_ = real.pcall, real.pairs, real.next, real.rawget, real.rawset
-local rawsetmt, rawgetmt, rawloadstring, rawtype, rawerror, rawtostring =
-  real.setmetatable, real.getmetatable, real.loadstring, real.type, real.error, real.tostring
-local concat, rawload = real.table.concat, real.load
-local readonly = rawsetmt({}, {__mode = 'k'})
-local function ro_error() rawerror('Attempt to modify a readonly table', 2) end
-local function protect(t)
-  local p = {}
-  readonly[p] = t
-  rawsetmt(p, {__index = t, __newindex = ro_error, __metatable = false})
-  return p
-end
-for _, name in real.ipairs({'string', 'math', 'table', 'coroutine', 'redis'}) do
-  real[name] = protect(real[name])
-end
-local smt = rawgetmt('')
-smt.__index = real.string
-smt.__metatable = protect(smt)
-readonly[proxy] = real
-rawsetmt(proxy, {
-  __index = function(_, k)
-    local v = real[k]
-    if v == nil then
-      rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = ro_error,
-  __metatable = false,
-})
-real._G = proxy
-real.pairs = function(t)
-  local r = readonly[t]
-  if r then return rawnext, r, nil end
-  return rawpairs(t)
-end
-real.next = function(t, k) return rawnext(readonly[t] or t, k) end
-real.rawget = function(t, k) return rawget_(readonly[t] or t, k) end
-real.rawset = function(t, k, v)
-  if readonly[t] then rawerror('Attempt to modify a readonly table', 0) end
-  return rawset_(t, k, v)
-end
-real.setmetatable = function(t, m)
-  if readonly[t] then rawerror('Attempt to modify a readonly table', 0) end
-  return rawsetmt(t, m)
-end
-local function fix(ok, ...)
-  if ok then return ok, ... end
-  local e = ...
-  local ty = rawtype(e)
-  if ty == 'table' then
-    local m = e.err
-    if rawtype(m) == 'string' or rawtype(m) == 'number' then e = m end
-  elseif ty == 'userdata' then
-    e = errmsg(e)
-  end
-  return false, e
-end
-real.pcall = function(...) return fix(rawpcall(...)) end
-real.loadstring = function(s, name)
-  if rawtype(s) == 'string' and s:byte(1) == 27 then
-    return nil, 'binary chunks are not allowed'
-  end
-  return rawloadstring(s, name)
-end
-real.load = function(f, name)
-  if rawtype(f) ~= 'function' then return rawload(f, name) end
-  local parts = {}
-  while true do
-    local piece = f()
-    if piece == nil or piece == '' then break end
-    parts[#parts + 1] = piece
-  end
-  return real.loadstring(concat(parts), name or '=(load)')
-end
-"#;
+const PRELUDE: &str = include_str!("scripting_prelude.lua");
