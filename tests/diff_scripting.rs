@@ -495,7 +495,6 @@ fn redis_py_lock_release() {
 }
 
 #[test]
-#[ignore = "needs SET NX PX, PTTL and PEXPIRE (strings-keys branch); run after merge"]
 fn redis_py_lock_acquire_extend_reacquire() {
     let mut d = Differential::new();
     d.check(&["SET", "lock:x", "token", "NX", "PX", "30000"]);
@@ -558,7 +557,6 @@ fn redis_py_lock_acquire_extend_reacquire() {
 }
 
 #[test]
-#[ignore = "needs INCR and LPUSH (strings-keys, lists branches); run after merge"]
 fn wrong_type_errors_from_scripts() {
     let mut d = Differential::new();
     agree(
@@ -580,7 +578,6 @@ fn wrong_type_errors_from_scripts() {
 }
 
 #[test]
-#[ignore = "needs ZADD/ZREMRANGEBYSCORE/ZCARD/ZSCORE (zsets branch) and EXPIRE; run after merge"]
 fn sliding_window_rate_limiter() {
     let script = "
         local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -177,7 +177,7 @@ fn aggregate(out: &mut BytesMut, kind: u8, items: &[Reply], proto: Protocol) {
 /// `1.4999999999999999e-07`), with `inf`/`-inf` for infinities and `-0` for negative zero.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        return "nan".into();
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use mlua::{Lua, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
-use super::scripting_conv::{err_table, error_text, fmt_g17, Rand48};
+use super::scripting_conv::{err_table, error_text, Rand48};
 use super::scripting_lua::ScriptErr;
 use super::{args, table};
+use crate::protocol::format_double;
 
 /// The version scripts see in `redis.REDIS_VERSION` (the Redis this store answers like).
 const REDIS_VERSION: &str = "7.0.15";
@@ -125,8 +126,8 @@ pub(super) fn redis_table(lua: &Lua, resp3: &Arc<AtomicBool>) -> mlua::Result<Ta
                     ))
                 }
                 Some(Value::String(s)) => s.as_bytes().to_vec(),
-                Some(Value::Number(n)) => fmt_g17(*n).into_bytes(),
-                Some(Value::Integer(n)) => fmt_g17(*n as f64).into_bytes(),
+                Some(Value::Number(n)) => format_double(*n).into_bytes(),
+                Some(Value::Integer(n)) => format_double(*n as f64).into_bytes(),
                 Some(_) => {
                     return Err(raise(
                         "ERR Lua redis lib command arguments must be strings or integers",

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use mlua::{Lua, MultiValue, Value};
 
-use super::scripting_conv::{err_table, error_text, fmt_g17, reply_to_lua};
+use super::scripting_conv::{err_table, error_text, reply_to_lua};
 use super::scripting_lua::ScriptErr;
 use super::table::{self, BLOCKING, NO_SCRIPT, WRITE};
 use super::{args, exec, Client, State};
+use crate::protocol::format_double;
 use crate::protocol::{Protocol, Reply};
 
 /// What `redis.call` needs while a script runs.
@@ -53,8 +54,8 @@ pub(super) fn redis_call(
     for arg in args.iter() {
         match arg {
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => argv.push(Bytes::from(fmt_g17(*n))),
-            Value::Integer(n) => argv.push(Bytes::from(fmt_g17(*n as f64))),
+            Value::Number(n) => argv.push(Bytes::from(format_double(*n))),
+            Value::Integer(n) => argv.push(Bytes::from(format_double(*n as f64))),
             _ => return fail(b"ERR Lua redis lib command arguments must be strings or integers"),
         }
     }

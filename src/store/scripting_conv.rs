@@ -13,39 +13,6 @@ use crate::protocol::{Protocol, Reply};
 /// How deep nested tables / replies are followed before giving up with an error.
 pub(super) const MAX_DEPTH: usize = 100;
 
-/// `printf("%.17g", d)` as glibc prints it (what Redis uses for Lua numbers passed to commands and
-/// for double replies).
-pub fn fmt_g17(d: f64) -> String {
-    if d.is_nan() {
-        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let sci = format!("{d:.16e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..17).contains(&exp) {
-        let mantissa = strip_zeros(mantissa);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    } else {
-        let fixed = format!("{d:.*}", (16 - exp) as usize);
-        strip_zeros(&fixed).to_string()
-    }
-}
-
-fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
-
 /// 2^63, the first double past `i64::MAX`.
 const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
@@ -166,7 +133,7 @@ pub(super) fn reply_to_lua(
             Value::Table(t)
         }
         Reply::Double(d) if resp3 => single("double", Value::Number(*d))?,
-        Reply::Double(d) => Value::String(lua.create_string(fmt_g17(*d))?),
+        Reply::Double(d) => Value::String(lua.create_string(crate::protocol::format_double(*d))?),
         Reply::Bool(b) if resp3 => Value::Boolean(*b),
         Reply::Bool(b) => Value::Number(*b as i64 as f64),
         Reply::Verbatim(text) if resp3 => {
@@ -264,7 +231,7 @@ fn table_to_reply(t: &Table, proto: Protocol, resp3: bool, depth: usize) -> mlua
 
 /// A double reply exactly as Redis 7.0's `addReplyDouble` (`%.17g`, `inf`, `-nan`).
 fn double_reply(d: f64, proto: Protocol) -> Reply {
-    let text = fmt_g17(d);
+    let text = crate::protocol::format_double(d);
     match proto {
         Protocol::Resp3 => Reply::Raw(frame(b',', text.as_bytes())),
         Protocol::Resp2 => Reply::Bulk(Bytes::from(text)),
@@ -332,18 +299,24 @@ mod tests {
 
     #[test]
     fn formats_like_printf_g17() {
-        assert_eq!(fmt_g17(1.5), "1.5");
-        assert_eq!(fmt_g17(0.1), "0.10000000000000001");
-        assert_eq!(fmt_g17(1e20), "1e+20");
-        assert_eq!(fmt_g17(1e16), "10000000000000000");
-        assert_eq!(fmt_g17(1e17), "1e+17");
-        assert_eq!(fmt_g17(-0.5), "-0.5");
-        assert_eq!(fmt_g17(1e300), "1.0000000000000001e+300");
-        assert_eq!(fmt_g17(0.0001), "0.0001");
-        assert_eq!(fmt_g17(0.00001), "1.0000000000000001e-05");
-        assert_eq!(fmt_g17(3.0), "3");
-        assert_eq!(fmt_g17(f64::INFINITY), "inf");
-        assert_eq!(fmt_g17(-f64::NAN), "-nan");
+        assert_eq!(crate::protocol::format_double(1.5), "1.5");
+        assert_eq!(crate::protocol::format_double(0.1), "0.10000000000000001");
+        assert_eq!(crate::protocol::format_double(1e20), "1e+20");
+        assert_eq!(crate::protocol::format_double(1e16), "10000000000000000");
+        assert_eq!(crate::protocol::format_double(1e17), "1e+17");
+        assert_eq!(crate::protocol::format_double(-0.5), "-0.5");
+        assert_eq!(
+            crate::protocol::format_double(1e300),
+            "1.0000000000000001e+300"
+        );
+        assert_eq!(crate::protocol::format_double(0.0001), "0.0001");
+        assert_eq!(
+            crate::protocol::format_double(0.00001),
+            "1.0000000000000001e-05"
+        );
+        assert_eq!(crate::protocol::format_double(3.0), "3");
+        assert_eq!(crate::protocol::format_double(f64::INFINITY), "inf");
+        assert_eq!(crate::protocol::format_double(-f64::NAN), "-nan");
     }
 
     #[test]

@@ -16,8 +16,9 @@ use bytes::Bytes;
 use mlua::{ChunkMode, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use parking_lot::Mutex;
 
-use super::scripting_conv::{err_table, fmt_g17, lua_to_reply, one_line, Rand48};
+use super::scripting_conv::{err_table, lua_to_reply, one_line, Rand48};
 use super::Ctx;
+use crate::protocol::format_double;
 use crate::protocol::{Protocol, Reply};
 
 /// Chunk name of the sandbox's own Lua code; frames from it are skipped when locating errors.
@@ -300,7 +301,7 @@ fn lua_number_text(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {
-        fmt_g17(n)
+        format_double(n)
     }
 }
 
