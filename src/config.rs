@@ -38,6 +38,10 @@ pub struct Cli {
     /// Shared upstream connections per protocol version [env: REDIS_MAX_CONNECTIONS] [default: 4]
     #[arg(long, value_name = "N")]
     pub upstream_connections: Option<usize>,
+    /// Where writes made during an upstream outage are journaled until replayed
+    /// [env: SIDECAR_JOURNAL_DIR] [file: fallback.journal_dir] [default: data/journal]
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     /// TOML configuration file [default: config/sidecar.toml when present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -54,6 +58,15 @@ struct FileConfig {
     upstream: UpstreamSection,
     limits: LimitsSection,
     store: StoreSection,
+    fallback: FallbackSection,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FallbackSection {
+    enabled: Option<bool>,
+    journal_dir: Option<PathBuf>,
+    health_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -101,6 +114,10 @@ pub struct Config {
     /// TLS settings for a `rediss://` upstream (built and checked at load).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub tls_insecure_skip_verify: bool,
+    /// Serve from the embedded store during upstream outages (and journal the writes).
+    pub fallback: bool,
+    pub journal_dir: PathBuf,
+    pub health_interval: Duration,
     pub max_request_bytes: usize,
     pub max_clients: usize,
     pub maxmemory: u64,
@@ -239,6 +256,18 @@ impl Config {
             }
             _ => None,
         };
+        let journal_dir = cli
+            .journal_dir
+            .clone()
+            .or_else(|| env("SIDECAR_JOURNAL_DIR").map(PathBuf::from))
+            .or(file.fallback.journal_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data/journal"));
+        let health_interval_ms = file.fallback.health_interval_ms.unwrap_or(1000);
+        if !(50..=60_000).contains(&health_interval_ms) {
+            errors.push(format!(
+                "fallback.health_interval_ms: {health_interval_ms} is out of range; allowed 50 to 60000"
+            ));
+        }
         let max_request_bytes = file.limits.max_request_bytes.unwrap_or(10 * 1024 * 1024);
         if !(1024..=512 * 1024 * 1024).contains(&max_request_bytes) {
             errors.push(format!(
@@ -272,6 +301,9 @@ impl Config {
             dedicated_connections: dedicated_connections as usize,
             tls,
             tls_insecure_skip_verify: insecure,
+            fallback: file.fallback.enabled.unwrap_or(true),
+            journal_dir,
+            health_interval: Duration::from_millis(health_interval_ms),
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
             maxmemory,

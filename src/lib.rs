@@ -13,6 +13,7 @@
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod failover;
 pub mod http;
 pub mod logging;
 pub mod protocol;

@@ -15,6 +15,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::config::Config;
 use crate::connection::{self, Backend, Shared};
+use crate::failover::{monitor, Failover, Journal};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
 use crate::upstream::{Upstream, UpstreamConfig};
@@ -41,14 +42,26 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let http = crate::http::HttpServer::bind(config.http).await?;
         let backend = match &config.upstream {
-            Some(url) => Backend::Upstream(Arc::new(Upstream::start(UpstreamConfig {
-                url: url.clone(),
-                connect_timeout: config.connect_timeout,
-                command_timeout: config.command_timeout,
-                connections: config.upstream_connections,
-                dedicated: config.dedicated_connections,
-                tls: config.tls.clone(),
-            }))),
+            Some(url) => {
+                let failover = if config.fallback {
+                    let store = Store::new(StoreConfig {
+                        maxmemory: config.maxmemory,
+                    });
+                    let journal = Journal::open(&config.journal_dir)?;
+                    Some(Arc::new(Failover::open(store, journal)))
+                } else {
+                    None
+                };
+                let upstream = UpstreamConfig {
+                    url: url.clone(),
+                    connect_timeout: config.connect_timeout,
+                    command_timeout: config.command_timeout,
+                    connections: config.upstream_connections,
+                    dedicated: config.dedicated_connections,
+                    tls: config.tls.clone(),
+                };
+                Backend::Upstream(Arc::new(Upstream::start(upstream, failover)))
+            }
             None => Backend::Embedded(Store::new(StoreConfig {
                 maxmemory: config.maxmemory,
             })),
@@ -89,6 +102,16 @@ impl Server {
                 tokio::spawn(expire_loop(store.clone(), shutdown_rx.clone()));
             }
             Backend::Upstream(up) => {
+                if let Some(failover) = &up.failover {
+                    tokio::spawn(failover.journal.clone().run_writer());
+                    tokio::spawn(expire_loop(failover.store.clone(), shutdown_rx.clone()));
+                    tokio::spawn(monitor::run(
+                        failover.clone(),
+                        up.config.clone(),
+                        self.config.health_interval,
+                        shutdown_rx.clone(),
+                    ));
+                }
                 if up.config.url.tls && self.config.tls_insecure_skip_verify {
                     tracing::warn!("upstream.tls_insecure_skip_verify is on: the upstream's certificate is NOT verified");
                 }

@@ -258,9 +258,12 @@ fn a_malformed_frame_gets_a_protocol_error_and_others_go_on() {
 }
 
 #[test]
-fn an_unreachable_upstream_answers_promptly_with_an_error() {
+fn without_fallback_an_unreachable_upstream_answers_promptly_with_an_error() {
     let port = support::free_port();
-    let sidecar = Sidecar::upstream(&format!("redis://127.0.0.1:{port}"));
+    let sidecar = Sidecar::with_config(
+        &format!("redis://127.0.0.1:{port}"),
+        "[fallback]\nenabled = false\n",
+    );
     let mut c = sidecar.client();
     let started = Instant::now();
     let reply = c.call(&["GET", "k"]);

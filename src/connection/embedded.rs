@@ -1,34 +1,56 @@
-//! Serving a client from the embedded store.
+//! Serving a client from the embedded store: as the primary (no upstream configured), or in
+//! place of the upstream during an outage (`failover` is given).
+//!
+//! In fallback, the batch executes only if the store still stands in (checked under the store's
+//! lock), and replies are written only after the writes they acknowledge are in the journal on
+//! disk. When the upstream is back, the client is handed back with whatever it sent that has not
+//! run; a client holding connection state (MULTI, a non-zero database, subscriptions) is closed
+//! instead, so it reconnects cleanly.
+
+use std::collections::VecDeque;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::{parse_batch, shrink_if_idle, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
+use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
+use crate::command::Command;
+use crate::failover::{Failover, Mode};
 use crate::protocol::{Reply, RequestParser};
 use crate::store::{Outcome, Session, Store};
 
 /// Pub/sub messages queued for one client before it counts as a slow reader and is dropped.
 const PUSH_QUEUE: usize = 16 * 1024;
 
-pub(super) async fn serve(mut socket: TcpStream, store: Store, mut shared: Shared) {
+pub(super) async fn serve(
+    socket: &mut TcpStream,
+    store: &Store,
+    shared: &mut Shared,
+    carry: Carry,
+    failover: Option<&Failover>,
+) -> Exit {
     let (push_tx, mut pushes) = mpsc::channel::<Reply>(PUSH_QUEUE);
     let mut client = store.client();
     client.pushes = Some(push_tx);
+    client.protocol = carry.protocol;
+    client.name = carry.name;
     let mut session = Session::new(client);
     let mut parser = RequestParser::default();
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut rbuf = carry.rbuf;
+    let mut batch: Vec<Command> = carry.cmds.into();
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut batch = Vec::new();
     let mut outcomes = Vec::new();
-    // Set when requests arrived while a command was blocked: parse them before reading again.
-    let mut unparsed = false;
-    'conn: loop {
+    let mut mode = failover.map(|f| f.health.subscribe());
+    // Set when there is input to parse without reading first (carried over, or read while a
+    // command was blocked).
+    let mut unparsed = true;
+    let exit = 'conn: loop {
         if !unparsed {
             tokio::select! {
                 biased;
-                _ = shared.shutdown.changed() => break,
+                _ = shared.shutdown.changed() => break Exit::Closed,
+                _ = mode_changed(&mut mode) => {}
                 Some(push) = pushes.recv() => {
                     push.encode(session.client.protocol, &mut wbuf);
                     while let Ok(more) = pushes.try_recv() {
@@ -36,22 +58,29 @@ pub(super) async fn serve(mut socket: TcpStream, store: Store, mut shared: Share
                     }
                 }
                 read = socket.read_buf(&mut rbuf) => match read {
-                    Ok(0) | Err(_) => break,
+                    Ok(0) | Err(_) => break Exit::Closed,
                     Ok(_) => {}
                 },
             }
         }
         unparsed = false;
         let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
+        let appended = failover.map(|f| f.journal.appended());
         let mut done = 0;
         while done < batch.len() {
-            done += session.execute(&store, &batch[done..], &mut outcomes);
-            for outcome in outcomes.drain(..) {
+            let standing_in = || failover.is_none_or(|f| f.health.serving_store());
+            let ran = session.execute_if(store, &batch[done..], &mut outcomes, standing_in);
+            if ran == 0 {
+                // The upstream is back: hand over what has not run.
+                break 'conn hand_back(socket, &mut wbuf, &session, rbuf, batch.split_off(done))
+                    .await;
+            }
+            for (i, outcome) in outcomes.drain(..).enumerate() {
                 let reply = match outcome {
                     Outcome::Reply(reply) => reply,
                     Outcome::Blocked(blocked) => {
                         if socket.write_all(&wbuf).await.is_err() {
-                            break 'conn;
+                            break 'conn Exit::Closed;
                         }
                         wbuf.clear();
                         let wait = blocked.wait();
@@ -59,10 +88,17 @@ pub(super) async fn serve(mut socket: TcpStream, store: Store, mut shared: Share
                         loop {
                             tokio::select! {
                                 reply = &mut wait => break reply,
-                                _ = shared.shutdown.changed() => break 'conn,
+                                _ = shared.shutdown.changed() => break 'conn Exit::Closed,
+                                _ = mode_changed(&mut mode) => {
+                                    if failover.is_some_and(|f| !f.health.serving_store()) {
+                                        // Un-park (dropping the wait) and re-run it upstream.
+                                        let rest = batch.split_off(done + i);
+                                        break 'conn hand_back(socket, &mut wbuf, &session, rbuf, rest).await;
+                                    }
+                                }
                                 // Watch the socket: a client that leaves un-parks its command.
                                 read = socket.read_buf(&mut rbuf), if rbuf.len() < BACKPRESSURE_BYTES => match read {
-                                    Ok(0) | Err(_) => break 'conn,
+                                    Ok(0) | Err(_) => break 'conn Exit::Closed,
                                     Ok(_) => unparsed = true,
                                 },
                             }
@@ -71,24 +107,72 @@ pub(super) async fn serve(mut socket: TcpStream, store: Store, mut shared: Share
                 };
                 reply.encode(session.client.protocol, &mut wbuf);
             }
+            done += ran;
             if session.client.closing {
                 break;
             }
         }
         batch.clear();
+        if let (Some(f), Some(before)) = (failover, appended) {
+            let now = f.journal.appended();
+            if now > before {
+                f.journal.durable(now).await;
+            }
+        }
         if let Some(error) = &fatal {
             Reply::error(error.reply_text()).encode(session.client.protocol, &mut wbuf);
         }
         if !wbuf.is_empty() {
             if socket.write_all(&wbuf).await.is_err() {
-                break;
+                break Exit::Closed;
             }
             wbuf.clear();
         }
         if fatal.is_some() || session.client.closing {
-            break;
+            break Exit::Closed;
+        }
+        if failover.is_some_and(|f| !f.health.serving_store()) {
+            break hand_back(socket, &mut wbuf, &session, rbuf, Vec::new()).await;
         }
         shrink_if_idle(&mut rbuf);
+    };
+    session.close(store);
+    exit
+}
+
+/// Completes when the failover mode changes (never, without a failover).
+async fn mode_changed(mode: &mut Option<watch::Receiver<Mode>>) {
+    match mode {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
     }
-    session.close(&store);
+}
+
+/// Flushes what is written and hands the client to the upstream side, or closes it if it holds
+/// state the upstream connection would not have.
+async fn hand_back(
+    socket: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    session: &Session,
+    rbuf: BytesMut,
+    cmds: Vec<Command>,
+) -> Exit {
+    if !wbuf.is_empty() && socket.write_all(wbuf).await.is_err() {
+        return Exit::Closed;
+    }
+    wbuf.clear();
+    let client = &session.client;
+    if session.in_multi() || client.db != 0 || client.subscriptions > 0 {
+        return Exit::Closed;
+    }
+    Exit::Switch(Carry {
+        rbuf,
+        cmds: VecDeque::from(cmds),
+        protocol: client.protocol,
+        name: client.name.clone(),
+    })
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::{parse_batch, shrink_if_idle, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
+use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
 use crate::command::Command;
 use crate::protocol::{frame_len, Protocol, Reply, RequestParser};
 use crate::upstream::link::{Reader, Writer, MAX_REPLY_DEPTH};
@@ -76,36 +76,65 @@ struct Driver {
     closing: bool,
 }
 
-pub(super) async fn serve(mut socket: TcpStream, upstream: Arc<Upstream>, mut shared: Shared) {
+pub(super) async fn serve(
+    socket: &mut TcpStream,
+    upstream: &Arc<Upstream>,
+    shared: &mut Shared,
+    carry: Carry,
+) -> Exit {
     let (segments_tx, mut segments) = mpsc::unbounded_channel();
     let mut d = Driver {
         pool_conn: upstream.pool(Protocol::Resp2).assign(),
-        upstream,
+        upstream: upstream.clone(),
         id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
-        protocol: Protocol::Resp2,
-        name: None,
+        protocol: carry.protocol,
+        name: carry.name,
         segments_tx,
         order: VecDeque::new(),
         job: BytesMut::new(),
         job_count: 0,
         pinned: None,
-        deferred: VecDeque::new(),
+        deferred: carry.cmds,
         out: BytesMut::new(),
         closing: false,
     };
     let mut parser = RequestParser::default();
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut rbuf = carry.rbuf;
     let mut batch: Vec<Command> = Vec::new();
+    let health = upstream.failover.as_ref().map(|f| f.health.clone());
+    let mut mode = health.as_ref().map(|h| h.subscribe());
     let (mut client_r, mut client_w) = socket.split();
 
-    loop {
-        if !d.deferred.is_empty() && d.order.is_empty() {
+    let exit = loop {
+        let quiet = d.order.is_empty() && d.job_count == 0;
+        if quiet && health.as_ref().is_some_and(|h| h.serving_store()) {
+            // The upstream is unreachable: hand the client to the fallback store once nothing
+            // is in flight. State on a dedicated connection cannot move, so such a client closes.
+            if d.pinned.as_ref().is_some_and(|p| !p.pending.is_empty()) {
+                // Its replies (or errors) are still coming.
+            } else if d.out.is_empty() {
+                if d.pinned.take().is_some_and(|p| !p.state_ended()) {
+                    break Exit::Closed;
+                }
+                let cmds = std::mem::take(&mut d.deferred);
+                break Exit::Switch(Carry {
+                    rbuf,
+                    cmds,
+                    protocol: d.protocol,
+                    name: d.name.take(),
+                });
+            }
+        }
+        if !d.deferred.is_empty()
+            && d.order.is_empty()
+            && !health.as_ref().is_some_and(|h| h.serving_store())
+        {
             d.run_deferred().await;
         }
         let in_flight =
             !d.order.is_empty() || d.pinned.as_ref().is_some_and(|p| !p.pending.is_empty());
         if d.closing && !in_flight && d.deferred.is_empty() && d.out.is_empty() {
-            break;
+            break Exit::Closed;
         }
         let read_client =
             !d.closing && d.deferred.is_empty() && rbuf.len() + d.out.len() < BACKPRESSURE_BYTES;
@@ -120,6 +149,7 @@ pub(super) async fn serve(mut socket: TcpStream, upstream: Arc<Upstream>, mut sh
         tokio::select! {
             biased;
             _ = shared.shutdown.changed(), if !d.closing => d.closing = true,
+            _ = mode_changed(&mut mode) => {}
             Some(segment) = segments.recv() => {
                 d.apply_segment(segment);
                 while let Ok(segment) = segments.try_recv() {
@@ -142,10 +172,10 @@ pub(super) async fn serve(mut socket: TcpStream, upstream: Arc<Upstream>, mut sh
             }
             written = client_w.write(&d.out), if !d.out.is_empty() => match written {
                 Ok(n) if n > 0 => d.out.advance(n),
-                _ => break,
+                _ => break Exit::Closed,
             },
             read = client_r.read_buf(&mut rbuf), if read_client => match read {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => break Exit::Closed,
                 Ok(_) => {
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
                     for cmd in batch.drain(..) {
@@ -163,15 +193,34 @@ pub(super) async fn serve(mut socket: TcpStream, upstream: Arc<Upstream>, mut sh
                 }
             },
         }
-    }
+    };
     let _ = client_w.flush().await;
+    exit
+}
+
+/// Completes when the failover mode changes (never, without a failover).
+async fn mode_changed(mode: &mut Option<tokio::sync::watch::Receiver<crate::failover::Mode>>) {
+    match mode {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Driver {
     /// Routes one command: answered here, added to the pool job, sent on the pinned
     /// connection, or deferred until nothing is in flight.
     async fn dispatch(&mut self, cmd: Command) {
-        if !self.deferred.is_empty() {
+        let to_store = self
+            .upstream
+            .failover
+            .as_ref()
+            .is_some_and(|f| f.health.serving_store());
+        if !self.deferred.is_empty() || (to_store && self.pinned.is_none()) {
+            self.flush_job();
             self.deferred.push_back(cmd);
             return;
         }

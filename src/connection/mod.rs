@@ -8,14 +8,15 @@
 mod embedded;
 mod forward;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::command::Command;
-use crate::protocol::{Limits, ParseError, RequestParser};
+use crate::protocol::{Limits, ParseError, Protocol, RequestParser};
 use crate::store::Store;
 use crate::upstream::Upstream;
 
@@ -42,12 +43,60 @@ const READ_CHUNK: usize = 16 * 1024;
 /// While this much is buffered for a client (unsent replies, unparsed requests), stop reading it.
 const BACKPRESSURE_BYTES: usize = 32 * 1024 * 1024;
 
+/// What a client takes along when it moves between the upstream and the fallback store.
+#[derive(Default)]
+pub struct Carry {
+    /// Bytes read but not yet parsed.
+    pub rbuf: BytesMut,
+    /// Commands parsed but not yet run, in order.
+    pub cmds: VecDeque<Command>,
+    pub protocol: Protocol,
+    pub name: Option<Bytes>,
+}
+
+/// How a driver finished with a client.
+pub enum Exit {
+    Closed,
+    /// The other side serves the client from now on.
+    Switch(Carry),
+}
+
 /// Serves one client until it leaves, errs, or the server shuts down.
-pub async fn serve(socket: TcpStream, shared: Shared) {
+pub async fn serve(mut socket: TcpStream, mut shared: Shared) {
     let _ = socket.set_nodelay(true);
+    let fresh = || Carry {
+        rbuf: BytesMut::with_capacity(READ_CHUNK),
+        ..Carry::default()
+    };
     match shared.backend.clone() {
-        Backend::Embedded(store) => embedded::serve(socket, store, shared).await,
-        Backend::Upstream(upstream) => forward::serve(socket, upstream, shared).await,
+        Backend::Embedded(store) => {
+            embedded::serve(&mut socket, &store, &mut shared, fresh(), None).await;
+        }
+        Backend::Upstream(upstream) => {
+            let mut carry = fresh();
+            loop {
+                let Exit::Switch(to_store) =
+                    forward::serve(&mut socket, &upstream, &mut shared, carry).await
+                else {
+                    return;
+                };
+                let Some(failover) = upstream.failover.as_deref() else {
+                    return;
+                };
+                let Exit::Switch(to_upstream) = embedded::serve(
+                    &mut socket,
+                    &failover.store,
+                    &mut shared,
+                    to_store,
+                    Some(failover),
+                )
+                .await
+                else {
+                    return;
+                };
+                carry = to_upstream;
+            }
+        }
     }
 }
 

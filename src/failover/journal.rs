@@ -35,6 +35,8 @@ struct Inner {
     appended: u64,
     /// Bytes in the file, including what is buffered.
     length: u64,
+    /// The database the entries are in (None: unknown, emit a SELECT first).
+    db: Option<usize>,
     file: File,
 }
 
@@ -52,14 +54,28 @@ const ACK: &str = "journal.ack";
 impl Journal {
     /// Opens (creating) the journal in `dir`; entries from a previous run are kept for replay.
     pub fn open(dir: &Path) -> Result<Arc<Journal>, JournalError> {
-        let err = |source| JournalError { dir: dir.display().to_string(), source };
+        let err = |source| JournalError {
+            dir: dir.display().to_string(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let file = OpenOptions::new().create(true).append(true).read(true).open(dir.join(FILE)).map_err(err)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(dir.join(FILE))
+            .map_err(err)?;
         let length = file.metadata().map_err(err)?.len();
         let (durable_tx, _) = watch::channel(0);
         Ok(Arc::new(Journal {
             dir: dir.to_path_buf(),
-            inner: Mutex::new(Inner { buffer: BytesMut::new(), appended: 0, length, file }),
+            inner: Mutex::new(Inner {
+                buffer: BytesMut::new(),
+                appended: 0,
+                length,
+                file,
+                db: None,
+            }),
             wake_writer: Notify::new(),
             durable_tx,
         }))
@@ -77,6 +93,24 @@ impl Journal {
         drop(inner);
         self.wake_writer.notify_one();
         seq
+    }
+
+    /// Appends an entry executed in database `db`, preceded by a SELECT when the database
+    /// differs from the previous entry's.
+    pub fn append_in_db<A: AsRef<[u8]>>(&self, db: usize, args: &[A]) -> u64 {
+        {
+            let mut inner = self.inner.lock();
+            if inner.db != Some(db) {
+                inner.db = Some(db);
+                let before = inner.buffer.len();
+                encode_args(
+                    &[b"SELECT".as_slice(), db.to_string().as_bytes()],
+                    &mut inner.buffer,
+                );
+                inner.length += (inner.buffer.len() - before) as u64;
+            }
+        }
+        self.append(args)
     }
 
     /// Sequence number of the last entry appended.
@@ -100,7 +134,9 @@ impl Journal {
                 Ok(Ok(seq)) => {
                     self.durable_tx.send_replace(seq);
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, dir = %self.dir.display(), "journal write failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, dir = %self.dir.display(), "journal write failed")
+                }
                 Err(e) => tracing::error!(error = %e, "journal writer panicked"),
             }
         }
@@ -110,7 +146,11 @@ impl Journal {
     fn flush(&self) -> std::io::Result<u64> {
         let (data, seq, mut file) = {
             let mut inner = self.inner.lock();
-            (inner.buffer.split().freeze(), inner.appended, inner.file.try_clone()?)
+            (
+                inner.buffer.split().freeze(),
+                inner.appended,
+                inner.file.try_clone()?,
+            )
         };
         if !data.is_empty() {
             file.write_all(&data)?;
@@ -130,7 +170,10 @@ impl Journal {
 
     /// The offset up to which the upstream has acknowledged entries.
     pub fn acked(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join(ACK)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+        std::fs::read_to_string(self.dir.join(ACK))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Records that entries up to `offset` reached the upstream (written atomically: a crash
@@ -151,7 +194,10 @@ impl Journal {
         file.take(max_bytes as u64).read_to_end(&mut raw)?;
         let mut buf = BytesMut::from(&raw[..]);
         let mut parser = RequestParser::default();
-        let limits = Limits { max_request_bytes: usize::MAX / 2, ..Limits::default() };
+        let limits = Limits {
+            max_request_bytes: usize::MAX / 2,
+            ..Limits::default()
+        };
         let mut entries = Vec::new();
         let mut consumed = offset;
         let total = buf.len();
@@ -177,6 +223,7 @@ impl Journal {
         inner.file.set_len(0)?;
         inner.file.sync_all()?;
         inner.length = 0;
+        inner.db = None;
         self.ack(0)?;
         switch();
         Ok(true)
@@ -205,7 +252,9 @@ mod tests {
         tokio::spawn(journal.clone().run_writer());
         journal.append(&["SET", "a", "1"]);
         let seq = journal.append(&["XADD", "s", "*", "f", "v"]);
-        tokio::time::timeout(std::time::Duration::from_secs(5), journal.durable(seq)).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), journal.durable(seq))
+            .await
+            .unwrap();
         let entries = journal.read_from(0, 1 << 20).unwrap();
         assert_eq!(entries.len(), 2);
         assert!(entries[1].0.is("xadd"));
@@ -213,9 +262,14 @@ mod tests {
         assert_eq!(journal.acked(), entries[0].1);
         let rest = journal.read_from(journal.acked(), 1 << 20).unwrap();
         assert_eq!(rest.len(), 1);
-        assert!(!journal.reset_if_drained(entries[0].1, || ()).unwrap(), "one entry is not acknowledged");
+        assert!(
+            !journal.reset_if_drained(entries[0].1, || ()).unwrap(),
+            "one entry is not acknowledged"
+        );
         let mut switched = false;
-        assert!(journal.reset_if_drained(entries[1].1, || switched = true).unwrap());
+        assert!(journal
+            .reset_if_drained(entries[1].1, || switched = true)
+            .unwrap());
         assert!(switched && journal.is_empty() && journal.acked() == 0);
         // A reopened journal keeps what was written.
         let seq = journal.append(&["INCR", "n"]);

@@ -17,15 +17,27 @@ use crate::protocol::Reply;
 /// The journal entries for `argv`, which changed data and answered `reply` at time `now` (ms).
 pub fn for_replay(argv: &[Bytes], reply: &Reply, now: u64) -> Vec<Vec<Bytes>> {
     let mut name = [0u8; 16];
-    let Some(name) = lowercase(&argv[0], &mut name) else { return vec![argv.to_vec()] };
+    let Some(name) = lowercase(&argv[0], &mut name) else {
+        return vec![argv.to_vec()];
+    };
     let at = |ms: i64| Bytes::from((now as i64).saturating_add(ms).to_string());
-    let num = |b: &Bytes| std::str::from_utf8(b).ok().and_then(|s| s.parse::<i64>().ok());
+    let num = |b: &Bytes| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    };
     match name {
         b"set" => vec![rewrite_set(argv, now)],
         b"setex" | b"psetex" => {
             let unit = if name == b"setex" { 1000 } else { 1 };
             let ttl = num(&argv[2]).unwrap_or(0).saturating_mul(unit);
-            vec![vec![b("SET"), argv[1].clone(), argv[3].clone(), b("PXAT"), at(ttl)]]
+            vec![vec![
+                b("SET"),
+                argv[1].clone(),
+                argv[3].clone(),
+                b("PXAT"),
+                at(ttl),
+            ]]
         }
         b"expire" | b"pexpire" | b"expireat" | b"pexpireat" => {
             let t = num(&argv[2]).unwrap_or(0);
@@ -59,13 +71,22 @@ pub fn for_replay(argv: &[Bytes], reply: &Reply, now: u64) -> Vec<Vec<Bytes>> {
             }
         }
         b"lmove" | b"blmove" | b"rpoplpush" | b"brpoplpush" => {
-            let Reply::Bulk(value) = reply else { return vec![] };
+            let Reply::Bulk(value) = reply else {
+                return vec![];
+            };
             let (from_left, to_left) = match name {
-                b"lmove" | b"blmove" => (argv[3].eq_ignore_ascii_case(b"left"), argv[4].eq_ignore_ascii_case(b"left")),
+                b"lmove" | b"blmove" => (
+                    argv[3].eq_ignore_ascii_case(b"left"),
+                    argv[4].eq_ignore_ascii_case(b"left"),
+                ),
                 _ => (false, true),
             };
             let mut out = removals(b"LREM", &argv[1], from_left, std::slice::from_ref(value));
-            out.push(vec![b(if to_left { "LPUSH" } else { "RPUSH" }), argv[2].clone(), value.clone()]);
+            out.push(vec![
+                b(if to_left { "LPUSH" } else { "RPUSH" }),
+                argv[2].clone(),
+                value.clone(),
+            ]);
             out
         }
         b"spop" => remove_members(b"SREM", &argv[1], values(reply)),
@@ -73,7 +94,11 @@ pub fn for_replay(argv: &[Bytes], reply: &Reply, now: u64) -> Vec<Vec<Bytes>> {
         b"bzpopmin" | b"bzpopmax" => {
             let items = values(reply);
             match items.first() {
-                Some(key) => vec![vec![b("ZREM"), key.clone(), items.get(1).cloned().unwrap_or_default()]],
+                Some(key) => vec![vec![
+                    b("ZREM"),
+                    key.clone(),
+                    items.get(1).cloned().unwrap_or_default(),
+                ]],
                 None => vec![],
             }
         }
@@ -103,7 +128,9 @@ fn ttl_option(options: &[Bytes], now: u64) -> Option<Ttl> {
     let mut i = 0;
     while i < options.len() {
         let opt = &options[i];
-        let value = options.get(i + 1).and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok());
+        let value = options
+            .get(i + 1)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok());
         let abs = |ms: i64| Some(Ttl::At(Bytes::from(ms.to_string())));
         if opt.eq_ignore_ascii_case(b"ex") {
             return abs((now as i64).saturating_add(value?.saturating_mul(1000)));
@@ -138,7 +165,14 @@ fn removals(cmd: &[u8], key: &Bytes, from_left: bool, popped: &[Bytes]) -> Vec<V
     let direction = Bytes::from_static(if from_left { b"1" } else { b"-1" });
     popped
         .iter()
-        .map(|v| vec![Bytes::copy_from_slice(cmd), key.clone(), direction.clone(), v.clone()])
+        .map(|v| {
+            vec![
+                Bytes::copy_from_slice(cmd),
+                key.clone(),
+                direction.clone(),
+                v.clone(),
+            ]
+        })
         .collect()
 }
 
@@ -161,7 +195,9 @@ fn values(reply: &Reply) -> Vec<Bytes> {
 fn collect(reply: &Reply, out: &mut Vec<Bytes>) {
     match reply {
         Reply::Bulk(b) => out.push(b.clone()),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => items.iter().for_each(|i| collect(i, out)),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            items.iter().for_each(|i| collect(i, out))
+        }
         _ => {}
     }
 }
@@ -198,44 +234,93 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<Bytes> {
-        s.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
+        s.split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
     }
 
     fn show(entries: Vec<Vec<Bytes>>) -> Vec<String> {
         entries
             .into_iter()
-            .map(|e| e.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "))
+            .map(|e| {
+                e.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect()
     }
 
     #[test]
     fn relative_ttls_become_absolute() {
         let now = 1_000_000;
-        assert_eq!(show(for_replay(&args("SET k v NX EX 60"), &Reply::ok(), now)), ["SET k v PXAT 1060000"]);
-        assert_eq!(show(for_replay(&args("set k v KEEPTTL GET"), &Reply::Nil, now)), ["SET k v KEEPTTL"]);
-        assert_eq!(show(for_replay(&args("SETEX k 10 v"), &Reply::ok(), now)), ["SET k v PXAT 1010000"]);
-        assert_eq!(show(for_replay(&args("EXPIRE k 5 NX"), &Reply::Int(1), now)), ["PEXPIREAT k 1005000"]);
-        assert_eq!(show(for_replay(&args("GETEX k PERSIST"), &Reply::bulk("v"), now)), ["PERSIST k"]);
+        assert_eq!(
+            show(for_replay(&args("SET k v NX EX 60"), &Reply::ok(), now)),
+            ["SET k v PXAT 1060000"]
+        );
+        assert_eq!(
+            show(for_replay(&args("set k v KEEPTTL GET"), &Reply::Nil, now)),
+            ["SET k v KEEPTTL"]
+        );
+        assert_eq!(
+            show(for_replay(&args("SETEX k 10 v"), &Reply::ok(), now)),
+            ["SET k v PXAT 1010000"]
+        );
+        assert_eq!(
+            show(for_replay(&args("EXPIRE k 5 NX"), &Reply::Int(1), now)),
+            ["PEXPIREAT k 1005000"]
+        );
+        assert_eq!(
+            show(for_replay(&args("GETEX k PERSIST"), &Reply::bulk("v"), now)),
+            ["PERSIST k"]
+        );
     }
 
     #[test]
     fn pops_become_removals_of_what_was_popped() {
         let popped = Reply::Array(vec![Reply::bulk("celery"), Reply::bulk("task-7")]);
-        assert_eq!(show(for_replay(&args("BRPOP celery 1"), &popped, 0)), ["LREM celery -1 task-7"]);
-        let many = Reply::Array(vec![Reply::bulk("a"), Reply::bulk("b")]);
-        assert_eq!(show(for_replay(&args("LPOP q 2"), &many, 0)), ["LREM q 1 a", "LREM q 1 b"]);
         assert_eq!(
-            show(for_replay(&args("LMOVE src dst RIGHT LEFT"), &Reply::bulk("x"), 0)),
+            show(for_replay(&args("BRPOP celery 1"), &popped, 0)),
+            ["LREM celery -1 task-7"]
+        );
+        let many = Reply::Array(vec![Reply::bulk("a"), Reply::bulk("b")]);
+        assert_eq!(
+            show(for_replay(&args("LPOP q 2"), &many, 0)),
+            ["LREM q 1 a", "LREM q 1 b"]
+        );
+        assert_eq!(
+            show(for_replay(
+                &args("LMOVE src dst RIGHT LEFT"),
+                &Reply::bulk("x"),
+                0
+            )),
             ["LREM src -1 x", "LPUSH dst x"]
         );
-        let zpop = Reply::Array(vec![Reply::bulk("m1"), Reply::Double(1.0), Reply::bulk("m2"), Reply::Double(2.0)]);
-        assert_eq!(show(for_replay(&args("ZPOPMIN z 2"), &zpop, 0)), ["ZREM z m1 m2"]);
-        assert_eq!(show(for_replay(&args("SPOP s"), &Reply::bulk("m"), 0)), ["SREM s m"]);
+        let zpop = Reply::Array(vec![
+            Reply::bulk("m1"),
+            Reply::Double(1.0),
+            Reply::bulk("m2"),
+            Reply::Double(2.0),
+        ]);
+        assert_eq!(
+            show(for_replay(&args("ZPOPMIN z 2"), &zpop, 0)),
+            ["ZREM z m1 m2"]
+        );
+        assert_eq!(
+            show(for_replay(&args("SPOP s"), &Reply::bulk("m"), 0)),
+            ["SREM s m"]
+        );
     }
 
     #[test]
     fn other_writes_replay_as_executed() {
-        assert_eq!(show(for_replay(&args("XADD s * f v"), &Reply::bulk("1-0"), 0)), ["XADD s * f v"]);
-        assert_eq!(show(for_replay(&args("INCR n"), &Reply::Int(3), 0)), ["INCR n"]);
+        assert_eq!(
+            show(for_replay(&args("XADD s * f v"), &Reply::bulk("1-0"), 0)),
+            ["XADD s * f v"]
+        );
+        assert_eq!(
+            show(for_replay(&args("INCR n"), &Reply::Int(3), 0)),
+            ["INCR n"]
+        );
     }
 }

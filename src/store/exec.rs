@@ -148,7 +148,22 @@ impl Session {
     /// Executes commands from `cmds` in order under one lock, pushing an outcome for each, until
     /// one blocks, QUIT, or a protocol change. Returns how many were executed.
     pub fn execute(&mut self, store: &Store, cmds: &[Command], out: &mut Vec<Outcome>) -> usize {
+        self.execute_if(store, cmds, out, || true)
+    }
+
+    /// Like [`Session::execute`], but executes nothing unless `allowed` holds once the store is
+    /// locked (the fallback checks that the store still stands in for the upstream).
+    pub fn execute_if(
+        &mut self,
+        store: &Store,
+        cmds: &[Command],
+        out: &mut Vec<Outcome>,
+        allowed: impl FnOnce() -> bool,
+    ) -> usize {
         let mut state = store.shared.state.lock();
+        if !allowed() {
+            return 0;
+        }
         let protocol = self.client.protocol;
         for (done, cmd) in cmds.iter().enumerate() {
             let outcome = self.execute_one(store, &mut state, cmd);
@@ -294,6 +309,11 @@ impl Session {
             return Reply::NilArray;
         }
         self.client.no_block = true;
+        // A transaction replays as one: its journaled writes are wrapped in MULTI/EXEC.
+        let journal = state.journal.clone();
+        if let Some(journal) = &journal {
+            journal.append_in_db(self.client.db, &["MULTI"]);
+        }
         let replies = multi
             .queued
             .iter()
@@ -303,6 +323,9 @@ impl Session {
             })
             .collect();
         self.client.no_block = false;
+        if let Some(journal) = &journal {
+            journal.append_in_db(self.client.db, &["EXEC"]);
+        }
         Reply::Array(replies)
     }
 
@@ -336,11 +359,21 @@ pub fn run(
         now: now_ms(),
         block: None,
     };
+    let dirty = ctx.state.dirty;
     let reply = (spec.handler)(&mut ctx, argv).unwrap_or_else(|e| e);
     ctx.state
         .pubsub
         .clients
         .record(ctx.client, spec.name, argv, ctx.now);
+    // Journal what changed data, by effect: a script's writes are journaled as the commands it
+    // ran (each through here), not as the EVAL.
+    if ctx.state.dirty != dirty && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
+        if let Some(journal) = &ctx.state.journal {
+            for entry in crate::failover::rewrite::for_replay(argv, &reply, ctx.now) {
+                journal.append_in_db(ctx.client.db, &entry);
+            }
+        }
+    }
     (reply, ctx.block)
 }
 

@@ -102,6 +102,8 @@ pub struct State {
     pub pubsub: pubsub::PubSub,
     pub scripts: scripting::Scripts,
     pub config: StoreConfig,
+    /// Where writes are journaled while the store stands in for the upstream.
+    pub journal: Option<std::sync::Arc<crate::failover::Journal>>,
     /// Count of changes since start (Redis's `server.dirty`).
     pub dirty: u64,
     next_client_id: u64,
@@ -179,6 +181,7 @@ impl Store {
             pubsub: Default::default(),
             scripts: Default::default(),
             config,
+            journal: None,
             dirty: 0,
             next_client_id: 1,
         };
@@ -212,6 +215,19 @@ impl Store {
     /// the closure is synchronous).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.shared.state.lock())
+    }
+
+    /// Executes `cmds` as one client would, replies discarded (loading a journal or a file).
+    pub fn load(&self, cmds: &[crate::command::Command]) {
+        let mut session = Session::new(self.client());
+        let mut outcomes = Vec::new();
+        let mut done = 0;
+        while done < cmds.len() {
+            let n = session.execute(self, &cmds[done..], &mut outcomes);
+            done += n.max(1);
+            outcomes.clear();
+        }
+        session.close(self);
     }
 
     /// Removes keys whose TTL passed, a bounded number per database; the active half of expiry.

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 pub use link::{Link, UpstreamConfig, UpstreamError};
 pub use url::UpstreamUrl;
 
+use crate::failover::Failover;
 use crate::protocol::Protocol;
 
 /// Everything the clients of one upstream share.
@@ -27,17 +28,21 @@ pub struct Upstream {
     resp3: pool::Pool,
     /// Permits for dedicated (pinned) connections.
     pub dedicated: Arc<Semaphore>,
+    /// The embedded store and journal that stand in during outages (None: fallback disabled).
+    pub failover: Option<Arc<Failover>>,
 }
 
 impl Upstream {
     /// Starts the pools' connection tasks (they connect on first use). Needs a tokio runtime.
-    pub fn start(config: UpstreamConfig) -> Upstream {
+    pub fn start(config: UpstreamConfig, failover: Option<Arc<Failover>>) -> Upstream {
         let config = Arc::new(config);
+        let health = failover.as_ref().map(|f| f.health.clone());
         Upstream {
-            resp2: pool::Pool::start(config.clone(), Protocol::Resp2),
-            resp3: pool::Pool::start(config.clone(), Protocol::Resp3),
+            resp2: pool::Pool::start(config.clone(), Protocol::Resp2, health.clone()),
+            resp3: pool::Pool::start(config.clone(), Protocol::Resp3, health),
             dedicated: Arc::new(Semaphore::new(config.dedicated)),
             config,
+            failover,
         }
     }
 

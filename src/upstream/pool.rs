@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
 use super::{UpstreamConfig, UpstreamError};
+use crate::failover::Health;
 use crate::protocol::{frame_len, Protocol, Reply};
 
 /// Replies for one job, in order. `done` marks the job's last segment.
@@ -48,11 +49,15 @@ pub struct Pool {
 
 impl Pool {
     /// Starts `config.connections` connection tasks; each connects on its first job.
-    pub fn start(config: Arc<UpstreamConfig>, protocol: Protocol) -> Pool {
+    pub fn start(
+        config: Arc<UpstreamConfig>,
+        protocol: Protocol,
+        health: Option<Arc<Health>>,
+    ) -> Pool {
         let conns = (0..config.connections.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_conn(config.clone(), protocol, rx));
+                tokio::spawn(run_conn(config.clone(), protocol, rx, health.clone()));
                 tx
             })
             .collect();
@@ -91,6 +96,7 @@ async fn run_conn(
     config: Arc<UpstreamConfig>,
     protocol: Protocol,
     mut jobs: mpsc::UnboundedReceiver<Job>,
+    health: Option<Arc<Health>>,
 ) {
     let mut conn: Option<Conn> = None;
     let mut down: Option<(Instant, String)> = None;
@@ -117,14 +123,14 @@ async fn run_conn(
                 };
                 last_progress = Instant::now();
                 if let Err(e) = outcome {
-                    lose(&mut conn, &mut fifo, &e);
+                    lose(&mut conn, &mut fifo, &e, health.as_deref());
                 }
             }
             written = async move { let (w, buf) = writing.expect("guarded"); w.write(buf).await }, if can_write => {
                 match written {
                     Ok(n) if n > 0 => conn.as_mut().expect("guarded").wbuf.advance(n),
-                    Ok(_) => lose(&mut conn, &mut fifo, &UpstreamError::Closed),
-                    Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e)),
+                    Ok(_) => lose(&mut conn, &mut fifo, &UpstreamError::Closed, health.as_deref()),
+                    Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e), health.as_deref()),
                 }
             }
             job = jobs.recv() => {
@@ -132,15 +138,15 @@ async fn run_conn(
                 if fifo.is_empty() {
                     last_progress = Instant::now();
                 }
-                accept(job, &mut conn, &mut down, &mut fifo, &config, protocol).await;
+                accept(job, &mut conn, &mut down, &mut fifo, &config, protocol, health.as_deref()).await;
                 // Coalesce: everything already waiting goes out in the same write.
                 while let Ok(job) = jobs.try_recv() {
-                    accept(job, &mut conn, &mut down, &mut fifo, &config, protocol).await;
+                    accept(job, &mut conn, &mut down, &mut fifo, &config, protocol, health.as_deref()).await;
                 }
             }
             _ = tokio::time::sleep_until(deadline), if !fifo.is_empty() => {
                 let ms = config.command_timeout.as_millis() as u64;
-                lose(&mut conn, &mut fifo, &UpstreamError::Timeout(ms));
+                lose(&mut conn, &mut fifo, &UpstreamError::Timeout(ms), health.as_deref());
             }
         }
     }
@@ -153,11 +159,14 @@ async fn accept(
     fifo: &mut VecDeque<InFlight>,
     config: &UpstreamConfig,
     protocol: Protocol,
+    health: Option<&Health>,
 ) {
     if conn.is_none() {
+        // The monitor's PING proving the upstream back ends the backoff at once.
         let backing_off = down
             .as_ref()
-            .is_some_and(|(until, _)| Instant::now() < *until);
+            .is_some_and(|(until, _)| Instant::now() < *until)
+            && health.is_none_or(|h| h.serving_store());
         if !backing_off {
             match Link::connect(config, protocol).await {
                 Ok(link) => {
@@ -172,6 +181,9 @@ async fn accept(
                 }
                 Err(e) => {
                     tracing::warn!(upstream = %config.url, error = %e, "upstream unavailable");
+                    if let Some(health) = health {
+                        health.report_failure(&e.to_string());
+                    }
                     *down = Some((Instant::now() + RECONNECT_BACKOFF, e.to_string()));
                 }
             }
@@ -234,8 +246,16 @@ fn deliver(rbuf: &mut BytesMut, fifo: &mut VecDeque<InFlight>) -> Result<(), Ups
 }
 
 /// The connection failed: every job in flight gets an error for each reply it still owes.
-fn lose(conn: &mut Option<Conn>, fifo: &mut VecDeque<InFlight>, error: &UpstreamError) {
+fn lose(
+    conn: &mut Option<Conn>,
+    fifo: &mut VecDeque<InFlight>,
+    error: &UpstreamError,
+    health: Option<&Health>,
+) {
     tracing::warn!(error = %error, "pool connection lost");
+    if let Some(health) = health {
+        health.report_failure(&error.to_string());
+    }
     *conn = None;
     for job in fifo.drain(..) {
         fail_job(job.reply_to, job.remaining, error);

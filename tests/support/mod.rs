@@ -143,6 +143,17 @@ impl Sidecar {
         })
     }
 
+    /// A sidecar forwarding to `url` with `toml` as its configuration file.
+    pub fn with_config(url: &str, toml: &str) -> Sidecar {
+        let file = temp_dir().join("sidecar.toml");
+        std::fs::write(&file, toml).unwrap();
+        Sidecar::start(Cli {
+            upstream: Some(url.to_string()),
+            config: Some(file),
+            ..Cli::default()
+        })
+    }
+
     /// A sidecar from flags; listen and http default to free ports, and no config file is read
     /// unless `cli.config` names one.
     pub fn start(mut cli: Cli) -> Sidecar {
@@ -151,6 +162,7 @@ impl Sidecar {
         if cli.config.is_none() {
             cli.config = Some(empty_config_file());
         }
+        cli.journal_dir.get_or_insert_with(temp_dir);
         let config = Config::load_with_env(&cli, |_| None).expect("valid test configuration");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -201,6 +213,16 @@ impl Drop for Sidecar {
             let _ = thread.join();
         }
     }
+}
+
+/// A fresh directory under the system's temp dir.
+pub fn temp_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sidecar-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn empty_config_file() -> PathBuf {
