@@ -34,6 +34,11 @@ pub async fn run(
                     }
                 }
             }
+            Err(e) if !e.is_outage() => {
+                // Reachable but refusing (wrong password, not Redis): not an outage; say so.
+                tracing::error!(error = %e, "the upstream refuses the sidecar's connection");
+                *failover.health.last_error.lock() = Some(e.to_string());
+            }
             Err(e) => {
                 *failover.health.last_error.lock() = Some(e.to_string());
                 if !failover.health.serving_store() {

@@ -44,6 +44,18 @@ pub enum UpstreamError {
     Tls { host: String, reason: String },
 }
 
+impl UpstreamError {
+    /// Whether this means the upstream cannot be reached (refused, timed out, dropped, TLS
+    /// failure): the fallback serves then. A refusal by a reachable upstream (wrong password,
+    /// garbage replies) is a configuration or upstream fault that clients must see instead.
+    pub fn is_outage(&self) -> bool {
+        !matches!(
+            self,
+            UpstreamError::Handshake { .. } | UpstreamError::Protocol(_)
+        )
+    }
+}
+
 /// Settings for opening upstream connections.
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {

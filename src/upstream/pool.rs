@@ -181,7 +181,7 @@ async fn accept(
                 }
                 Err(e) => {
                     tracing::warn!(upstream = %config.url, error = %e, "upstream unavailable");
-                    if let Some(health) = health {
+                    if let Some(health) = health.filter(|_| e.is_outage()) {
                         health.report_failure(&e.to_string());
                     }
                     *down = Some((Instant::now() + RECONNECT_BACKOFF, e.to_string()));
@@ -253,7 +253,7 @@ fn lose(
     health: Option<&Health>,
 ) {
     tracing::warn!(error = %error, "pool connection lost");
-    if let Some(health) = health {
+    if let Some(health) = health.filter(|_| error.is_outage()) {
         health.report_failure(&error.to_string());
     }
     *conn = None;
