@@ -25,6 +25,12 @@ pub mod scripting;
 mod server;
 mod sets;
 mod stream;
+mod stream_cmds;
+mod stream_group_cmds;
+mod stream_groups;
+mod stream_id;
+mod stream_info;
+mod stream_read;
 mod strings;
 mod zset;
 
