@@ -88,7 +88,11 @@ pub struct Stream {
 }
 
 fn fields_size(fields: &[(Bytes, Bytes)]) -> usize {
-    fields.iter().map(|(f, v)| f.len() + v.len() + 32).sum::<usize>() + 48
+    fields
+        .iter()
+        .map(|(f, v)| f.len() + v.len() + 32)
+        .sum::<usize>()
+        + 48
 }
 
 impl Stream {
@@ -119,7 +123,11 @@ impl Stream {
         match tail {
             Some((master, node)) => {
                 let same = node.master_fields.len() == fields.len()
-                    && node.master_fields.iter().zip(&fields).all(|(m, (f, _))| m == f);
+                    && node
+                        .master_fields
+                        .iter()
+                        .zip(&fields)
+                        .all(|(m, (f, _))| m == f);
                 node.bytes += lp_entry_size(id, *master, &fields, same);
                 node.live += 1;
                 node.last_id = id;
@@ -315,7 +323,10 @@ fn branch(keys: &[[u8; 16]], depth: usize) -> usize {
     let mut start = 0;
     while start < keys.len() {
         let byte = keys[start][depth];
-        let len = keys[start..].iter().take_while(|k| k[depth] == byte).count();
+        let len = keys[start..]
+            .iter()
+            .take_while(|k| k[depth] == byte)
+            .count();
         total += trie_nodes(&keys[start..start + len], depth + 1);
         start += len;
     }

@@ -86,20 +86,20 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrimArgs, Reply> {
             "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
         ));
     }
+    if !xadd && strategy.is_none() {
+        return Err(err(
+            "ERR syntax error, XTRIM must be called with a trimming strategy",
+        ));
+    }
+    if limit.is_some() && !approx {
+        return Err(err(
+            "ERR syntax error, LIMIT cannot be used without the special ~ option",
+        ));
+    }
     let Some(strategy) = strategy else {
-        if !xadd {
-            return Err(err(
-                "ERR syntax error, XTRIM must be called with a trimming strategy",
-            ));
-        }
         return Ok(out);
     };
     let limit = match limit {
-        Some(_) if !approx => {
-            return Err(err(
-                "ERR syntax error, LIMIT cannot be used without the special ~ option",
-            ))
-        }
         Some(n) => n as u64,
         None if approx => 10_000,
         None => 0,
@@ -167,7 +167,8 @@ fn add_to(
         Some((id, true)) => id,
         Some((id, false)) if id.ms == s.last_id.ms => match s.last_id.incr() {
             Some(next) if s.last_id.seq != u64::MAX => next,
-            _ => return Err(err(TOO_SMALL)),
+            // Redis fails here without setting errno, so it answers with its other error.
+            _ => return Err(err("ERR Elements are too large to be stored")),
         },
         Some((id, false)) => id,
         None if now > s.last_id.ms => StreamId { ms: now, seq: 0 },
@@ -228,7 +229,11 @@ fn range(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Result<Reply, Reply> {
     if count == 0 {
         return Ok(Reply::NilArray);
     }
-    let limit = if count < 0 { usize::MAX } else { count as usize };
+    let limit = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
     if start > end {
         return Ok(Reply::Array(Vec::new()));
     }
@@ -239,7 +244,9 @@ fn range(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Result<Reply, Reply> {
             .map(|(id, f)| entry_reply(*id, f))
             .collect()
     } else {
-        iter.take(limit).map(|(id, f)| entry_reply(*id, f)).collect()
+        iter.take(limit)
+            .map(|(id, f)| entry_reply(*id, f))
+            .collect()
     };
     Ok(Reply::Array(items))
 }

@@ -468,7 +468,10 @@ pub fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             count -= 1;
             continue;
         }
-        let idle = g.pel.get(&id).map_or(0, |n| now as i64 - n.delivery_time as i64);
+        let idle = g
+            .pel
+            .get(&id)
+            .map_or(0, |n| now as i64 - n.delivery_time as i64);
         if min_idle != 0 && idle < min_idle {
             continue;
         }

@@ -57,7 +57,8 @@ impl Group {
             seen_time: now,
             pel: BTreeSet::new(),
         };
-        self.consumers.insert(Bytes::copy_from_slice(name), consumer);
+        self.consumers
+            .insert(Bytes::copy_from_slice(name), consumer);
         true
     }
 

@@ -46,7 +46,6 @@ pub fn error_with(parts: &[&[u8]]) -> Reply {
 
 fn read(ctx: &mut Ctx, argv: &[Bytes], grouped: bool) -> Result<Reply, Reply> {
     let resumed = argv.get(1).is_some_and(|a| a == RESUMED);
-    let name = if grouped { "xreadgroup" } else { "xread" };
     let (mut block, mut count, mut noack) = (None::<Option<Duration>>, 0i64, false);
     let mut group: Option<(&Bytes, &Bytes)> = None;
     let mut streams_at = 0;
@@ -63,8 +62,7 @@ fn read(ctx: &mut Ctx, argv: &[Bytes], grouped: bool) -> Result<Reply, Reply> {
         } else if is(opt, "streams") && more > 0 {
             streams_at = i + 1;
             if (argv.len() - streams_at) % 2 != 0 {
-                let symbol = if grouped { '>' } else { '$' };
-                return Err(Reply::error(format!("ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified.")));
+                return Err(err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             break;
         } else if is(opt, "group") && more >= 2 {
@@ -101,8 +99,20 @@ fn read(ctx: &mut Ctx, argv: &[Bytes], grouped: bool) -> Result<Reply, Reply> {
             match s.as_ref().map(|s| s.groups.contains_key(&g[..])) {
                 Some(true) => {}
                 _ if resumed && s.is_none() => {}
-                _ if resumed => return Err(err("NOGROUP the consumer group this client was blocked on no longer exists")),
-                _ => return Err(error_with(&[b"NOGROUP No such key '", key, b"' or consumer group '", g, b"' in XREADGROUP with GROUP option"])),
+                _ if resumed => {
+                    return Err(err(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    ))
+                }
+                _ => {
+                    return Err(error_with(&[
+                        b"NOGROUP No such key '",
+                        key,
+                        b"' or consumer group '",
+                        g,
+                        b"' in XREADGROUP with GROUP option",
+                    ]))
+                }
             }
         }
         let from = match &arg[..] {
@@ -187,11 +197,12 @@ fn read(ctx: &mut Ctx, argv: &[Bytes], grouped: bool) -> Result<Reply, Reply> {
             if let Some((g, c)) = group {
                 rerun.extend([Bytes::from_static(b"GROUP"), g.clone(), c.clone()]);
             }
-            let count = if count == 0 { BLOCKED_DEFAULT_COUNT } else { count };
-            rerun.extend([
-                Bytes::from_static(b"COUNT"),
-                Bytes::from(count.to_string()),
-            ]);
+            let count = if count == 0 {
+                BLOCKED_DEFAULT_COUNT
+            } else {
+                count
+            };
+            rerun.extend([Bytes::from_static(b"COUNT"), Bytes::from(count.to_string())]);
             rerun.extend([Bytes::from_static(b"BLOCK"), Bytes::from_static(b"0")]);
             if noack {
                 rerun.push(Bytes::from_static(b"NOACK"));
@@ -225,7 +236,11 @@ fn parse_timeout(arg: &[u8], now: u64) -> Result<Option<Duration>, Reply> {
     if ms < 0 {
         return Err(err("ERR timeout is negative"));
     }
-    if ms == 0 || (ms as u64).checked_add(now).is_none_or(|t| t > i64::MAX as u64) {
+    if ms == 0
+        || (ms as u64)
+            .checked_add(now)
+            .is_none_or(|t| t > i64::MAX as u64)
+    {
         return Ok(None);
     }
     Ok(Some(Duration::from_millis(ms as u64)))
