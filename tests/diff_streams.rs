@@ -794,3 +794,90 @@ fn xreadgroup_block_and_destroy() {
     read_both(&mut waiter, "group destroyed while blocked");
     d.check(&["XINFO", "GROUPS", "jobs"]);
 }
+
+#[test]
+fn watch_binary_names_and_edges() {
+    let mut d = Differential::new();
+    // Data changes invalidate WATCH; group bookkeeping does not, as in Redis.
+    let mut other = both(&d);
+    let mut watch_with = |d: &mut Differential, cmd: &[&str]| {
+        d.check(&["WATCH", "w"]);
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        let (real, ours) = (other.0.call_bytes(&args), other.1.call_bytes(&args));
+        assert_eq!(show(&ours), show(&real), "{cmd:?}");
+        d.check_all("MULTI\nPING\nEXEC");
+    };
+    watch_with(&mut d, &["XGROUP", "CREATE", "w", "g", "$", "MKSTREAM"]);
+    watch_with(&mut d, &["XADD", "w", "1-1", "a", "1"]);
+    watch_with(
+        &mut d,
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "w", ">"],
+    );
+    watch_with(&mut d, &["XACK", "w", "g", "1-1"]);
+    watch_with(&mut d, &["XGROUP", "SETID", "w", "g", "0"]);
+    watch_with(&mut d, &["XDEL", "w", "9-9"]);
+    watch_with(&mut d, &["XDEL", "w", "1-1"]);
+    watch_with(&mut d, &["XTRIM", "w", "MAXLEN", "0"]);
+    watch_with(
+        &mut d,
+        &["XADD", "w", "NOMKSTREAM", "MAXLEN", "0", "2-1", "a", "1"],
+    );
+
+    // Names that are not UTF-8 come back byte for byte in errors.
+    d.check_bytes(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g\xff",
+        b"c",
+        b"STREAMS",
+        b"w\xfe",
+        b">",
+    ]);
+    d.check_bytes(&[b"XPENDING", b"w", b"g\xff"]);
+    d.check_bytes(&[b"XGROUP", b"SETID", b"w", b"g\xff", b"0"]);
+    d.check_bytes(&[b"XGROUP", b"CR\xffATE", b"w", b"g"]);
+    d.check_bytes(&[b"XADD", b"bin", b"1-1", b"f\x00\xff", b"v\r\n"]);
+    d.check_bytes(&[b"XRANGE", b"bin", b"-", b"+"]);
+
+    d.check_all(
+        "XADD e 1-1 a 1
+         XADD e 2-1 a 2
+         XADD e 3-1 a 3
+         XREAD STREAMS e +
+         XRANGE e - + COUNT 9999999999
+         XREVRANGE e + - COUNT 9223372036854775807
+         XGROUP CREATE e g 0
+         XREADGROUP GROUP g c STREAMS e >
+         XDEL e 2-1
+         XREADGROUP GROUP g c STREAMS e 0
+         XREADGROUP GROUP g c COUNT 1 STREAMS e 1-1
+         XAUTOCLAIM e g d 0 0 COUNT 1000000
+         XAUTOCLAIM e g d 0 0 COUNT 576460752303423488
+         XCLAIM e g c 0 3-1 1-1 JUSTID RETRYCOUNT 5
+         XPENDING e g
+         XINFO STREAM e",
+    );
+    check_masked(&mut d, &["XINFO", "STREAM", "e", "FULL", "COUNT", "0"], &[]);
+    d.real.call(&["HELLO", "3"]);
+    d.ours.call(&["HELLO", "3"]);
+    d.check_all(
+        "XDEL e 3-1
+         XREADGROUP GROUP g c STREAMS e 0
+         XAUTOCLAIM e g d 0 0
+         XAUTOCLAIM e g d 0 0 JUSTID
+         XPENDING e g
+         XINFO STREAM e
+         XADD e NOMKSTREAM 4-1 a 4
+         XADD missing NOMKSTREAM 4-1 a 4",
+    );
+
+    // A read blocked on a missing key with `$` is served by the stream's first entry.
+    let mut waiter = both(&d);
+    send(
+        &mut waiter,
+        &["XREAD", "BLOCK", "0", "STREAMS", "later", "$"],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    d.check(&["XADD", "later", "1-1", "a", "1"]);
+    read_both(&mut waiter, "created by XADD");
+}
