@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::stream_groups::Group;
+use super::stream_listpack::{lp_entry_size, lp_int_size, lp_str_size, trie_nodes};
 use super::table::{Spec, BLOCKING, DENY_OOM, WRITE};
-use super::{stream_cmds as c, stream_group_cmds as g, stream_info as i, stream_read as r};
+use super::{stream_claim as cl, stream_cmds as c, stream_group_cmds as g};
+use super::{stream_info as i, stream_read as r};
 use crate::protocol::Reply;
 
 pub use super::stream_id::StreamId;
@@ -31,8 +33,8 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("xgroup", -2, WRITE | DENY_OOM, g::xgroup),
     Spec::new("xack", -4, WRITE, g::xack),
     Spec::new("xpending", -3, 0, g::xpending),
-    Spec::new("xclaim", -6, WRITE, g::xclaim),
-    Spec::new("xautoclaim", -6, WRITE, g::xautoclaim),
+    Spec::new("xclaim", -6, WRITE, cl::xclaim),
+    Spec::new("xautoclaim", -6, WRITE, cl::xautoclaim),
     Spec::new("xinfo", -2, 0, i::xinfo),
 ];
 
@@ -101,10 +103,12 @@ impl Stream {
         64 + self.size
     }
 
+    /// Number of live entries (XLEN).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// No live entries (the key may still exist: streams outlive their entries).
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -299,117 +303,6 @@ impl Stream {
     }
 }
 
-/// Nodes of a compressed radix tree below (and including) the node at `depth` holding `keys`
-/// (sorted, distinct, all 16 bytes, sharing their first `depth` bytes).
-fn trie_nodes(keys: &[[u8; 16]], depth: usize) -> usize {
-    if depth == 16 {
-        return 1;
-    }
-    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
-    if first[depth] == last[depth] {
-        // A compressed node spanning the common run, then what follows it.
-        let mut end = depth;
-        while end < 16 && first[end] == last[end] {
-            end += 1;
-        }
-        return 1 + if end == 16 { 1 } else { branch(keys, end) };
-    }
-    branch(keys, depth)
-}
-
-/// A branching node at `depth` and its children.
-fn branch(keys: &[[u8; 16]], depth: usize) -> usize {
-    let mut total = 1;
-    let mut start = 0;
-    while start < keys.len() {
-        let byte = keys[start][depth];
-        let len = keys[start..]
-            .iter()
-            .take_while(|k| k[depth] == byte)
-            .count();
-        total += trie_nodes(&keys[start..start + len], depth + 1);
-        start += len;
-    }
-    total
-}
-
-/// Bytes a listpack takes for one element of encoded length `len` plus its back-length.
-fn lp_with_backlen(len: usize) -> usize {
-    len + match len {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    }
-}
-
-fn lp_int_size(v: i64) -> usize {
-    lp_with_backlen(match v {
-        0..=127 => 1,
-        -4096..=4095 => 2,
-        -32768..=32767 => 3,
-        -8388608..=8388607 => 4,
-        -2147483648..=2147483647 => 5,
-        _ => 9,
-    })
-}
-
-fn lp_str_size(s: &[u8]) -> usize {
-    if let Some(v) = lp_string_to_int(s) {
-        return lp_int_size(v);
-    }
-    lp_with_backlen(match s.len() {
-        0..=63 => 1 + s.len(),
-        64..=4095 => 2 + s.len(),
-        _ => 5 + s.len(),
-    })
-}
-
-/// Listpack's `lpStringToInt64`: strict decimal, no leading zeros, no "-0".
-fn lp_string_to_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    if !matches!(digits.first(), Some(b'1'..=b'9')) || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    if neg {
-        (v <= 1 << 63).then(|| (v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
-
-/// Bytes one entry adds to a node whose master id is `master`.
-fn lp_entry_size(id: StreamId, master: StreamId, fields: &[(Bytes, Bytes)], same: bool) -> usize {
-    let n = fields.len() as i64;
-    let mut bytes = lp_int_size(if same { 2 } else { 0 });
-    bytes += lp_int_size(id.ms.wrapping_sub(master.ms) as i64);
-    bytes += lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
-    if !same {
-        bytes += lp_int_size(n);
-    }
-    for (f, v) in fields {
-        if !same {
-            bytes += lp_str_size(f);
-        }
-        bytes += lp_str_size(v);
-    }
-    bytes + lp_int_size(if same { n + 3 } else { 2 * n + 4 })
-}
-
 /// An entry as replies show it: `[id, [field, value, ...]]`.
 pub fn entry_reply(id: StreamId, fields: &[(Bytes, Bytes)]) -> Reply {
     let mut flat = Vec::with_capacity(fields.len() * 2);
@@ -492,8 +385,5 @@ mod tests {
     fn radix_node_count_follows_a_compressed_trie() {
         let s = fill(1);
         assert_eq!(s.radix_nodes(), 2);
-        assert_eq!(lp_string_to_int(b"-0"), None);
-        assert_eq!(lp_string_to_int(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(lp_string_to_int(b"007"), None);
     }
 }

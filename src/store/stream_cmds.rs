@@ -112,6 +112,7 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrimArgs, Reply> {
     Ok(out)
 }
 
+/// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] n [LIMIT c]] id|* field value ....
 pub fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let parsed = parse_add_trim(argv, true)?;
     let fields_at = parsed.idpos + 1;
@@ -191,16 +192,19 @@ fn add_to(
 const TOO_SMALL: &str =
     "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 
+/// XLEN key.
 pub fn xlen(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::Int(
         stream_mut(ctx, &argv[1])?.map_or(0, |s| s.len() as i64),
     ))
 }
 
+/// XRANGE key start end [COUNT n].
 pub fn xrange(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     range(ctx, argv, false)
 }
 
+/// XREVRANGE key end start [COUNT n].
 pub fn xrevrange(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     range(ctx, argv, true)
 }
@@ -251,6 +255,7 @@ fn range(ctx: &mut Ctx, argv: &[Bytes], rev: bool) -> Result<Reply, Reply> {
     Ok(Reply::Array(items))
 }
 
+/// XDEL key id ...: entries removed; the key stays even when emptied, as in Redis.
 pub fn xdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let key = &argv[1];
     if stream_mut(ctx, key)?.is_none() {
@@ -281,6 +286,7 @@ pub fn xdel(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::Int(deleted))
 }
 
+/// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT c].
 pub fn xtrim(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let parsed = parse_add_trim(argv, false)?;
     let key = &argv[1];

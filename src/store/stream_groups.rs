@@ -39,6 +39,7 @@ pub struct Group {
 }
 
 impl Group {
+    /// A group with no consumers, delivering after `last_id`.
     pub fn new(last_id: StreamId, entries_read: i64) -> Group {
         Group {
             last_id,

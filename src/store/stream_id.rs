@@ -12,10 +12,13 @@ pub struct StreamId {
     pub seq: u64,
 }
 
+/// The error for any id that does not parse.
 pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
 impl StreamId {
+    /// 0-0: below every entry id.
     pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    /// The largest id; a stream whose last id is this can take no more entries.
     pub const MAX: StreamId = StreamId {
         ms: u64::MAX,
         seq: u64::MAX,

@@ -40,6 +40,7 @@ fn lag(g: &Group, s: &Stream) -> Reply {
     g.lag(s).map_or(Reply::Nil, Reply::Int)
 }
 
+/// XINFO STREAM|GROUPS|CONSUMERS|HELP.
 pub fn xinfo(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let table = [("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)];
     let sub = subcommand(argv, "xinfo", &table)?;

@@ -24,10 +24,12 @@ const RESUMED: &[u8] = b"\x00resumed";
 /// COUNT of a blocked read woken without one, as Redis's `XREAD_BLOCKED_DEFAULT_COUNT`.
 const BLOCKED_DEFAULT_COUNT: i64 = 1000;
 
+/// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ....
 pub fn xread(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     read(ctx, argv, false)
 }
 
+/// XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ....
 pub fn xreadgroup(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     read(ctx, argv, true)
 }
