@@ -679,9 +679,14 @@ fn xclaim_and_xautoclaim() {
          XCLAIM nope g bob 0 1-1
          SET str x
          XCLAIM str g bob 0 1-1
-         XPENDING s g
-         XPENDING s g IDLE 4000 - + 10
-         XDEL s 2-1
+         XPENDING s g",
+    );
+    check_pending(
+        &mut d,
+        &["XPENDING", "s", "g", "IDLE", "4000", "-", "+", "10"],
+    );
+    d.check_all(
+        "XDEL s 2-1
          XCLAIM s g dave 0 2-1 3-1
          XPENDING s g
          XGROUP CREATE s h 0
