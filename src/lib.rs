@@ -16,6 +16,7 @@ pub mod connection;
 pub mod failover;
 pub mod http;
 pub mod logging;
+pub mod policy;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -95,6 +95,7 @@ impl Server {
                 ..Limits::default()
             },
             shutdown: shutdown_rx.clone(),
+            chain: Arc::new(crate::policy::Chain::new(Vec::new())),
         };
         match &self.backend {
             Backend::Embedded(store) => {

@@ -37,7 +37,7 @@ fn rename_copy_move_swapdb() {
          RENAMENX a a
          SET t v EX 100
          RENAME t t2
-         TTL t2
+         ~ TTL t2
          EXISTS t
          RENAME a b
          GET a
@@ -58,7 +58,7 @@ fn rename_copy_move_swapdb() {
          COPY c e REPLACE
          GET e
          COPY t2 t3
-         TTL t3
+         ~ TTL t3
          COPY c c DB 1
          COPY c c DB 16
          COPY c c DB -1
@@ -81,7 +81,7 @@ fn rename_copy_move_swapdb() {
          MOVE t3 2
          EXISTS t3
          SELECT 2
-         TTL t3
+         ~ TTL t3
          GET t3
          SWAPDB 0 2
          GET t3
@@ -228,35 +228,35 @@ fn expire_family() {
     let mut d = Differential::new();
     d.check_all(
         "EXPIRE missing 100
-         TTL missing
-         PTTL missing
+         ~ TTL missing
+         ~~ PTTL missing
          EXPIRETIME missing
          PEXPIRETIME missing
          PERSIST missing
          SET k v
-         TTL k
-         PTTL k
+         ~ TTL k
+         ~~ PTTL k
          EXPIRETIME k
          PEXPIRETIME k
          PERSIST k
          EXPIRE k 100
-         TTL k
+         ~ TTL k
          PERSIST k
-         TTL k
+         ~ TTL k
          EXPIRE k 100 XX
          EXPIRE k 100 NX
          EXPIRE k 200 NX
          EXPIRE k 50 GT
          EXPIRE k 300 GT
-         TTL k
+         ~ TTL k
          EXPIRE k 400 LT
          EXPIRE k 30 LT
-         TTL k
+         ~ TTL k
          EXPIRE k 30 XX
          PERSIST k
          EXPIRE k 10 GT
          EXPIRE k 10 LT
-         TTL k
+         ~ TTL k
          EXPIRE k 10 NX XX
          EXPIRE k 10 NX GT
          EXPIRE k 10 NX LT
@@ -281,7 +281,7 @@ fn expire_family() {
          EXPIRETIME k
          PEXPIRETIME k
          PEXPIRE k 100000
-         TTL k
+         ~ TTL k
          EXPIREAT k 99999999999 GT
          EXPIREAT k 99999999 GT
          EXPIRE k 0
@@ -318,7 +318,7 @@ fn expiry_happens() {
     }
     d.check_all(
         "TTL a
-         PTTL b
+         ~~ PTTL b
          EXISTS a b c
          TYPE a
          RENAME a z

@@ -26,9 +26,9 @@ fn get_set_and_options() {
          SET k v NX GET
          SET nx v NX GET
          SET k v EX 100
-         TTL k
+         ~ TTL k
          SET k v PX 100000
-         TTL k
+         ~ TTL k
          SET k v EXAT 99999999999
          EXPIRETIME k
          SET k v PXAT 99999999999999
@@ -36,12 +36,12 @@ fn get_set_and_options() {
          SET k v KEEPTTL
          PEXPIRETIME k
          SET k v
-         TTL k
+         ~ TTL k
          SET k v EX 100 KEEPTTL
          SET k v KEEPTTL EX 100
          SET k v EX 10 PX 100
          SET k v EX 10 EX 20
-         TTL k
+         ~ TTL k
          SET k v PX 10 EXAT 100
          SET k v EX
          SET k v EX 0
@@ -63,12 +63,12 @@ fn get_set_and_options() {
          SETNX fresh x
          GET fresh
          SETEX e 100 v
-         TTL e
+         ~ TTL e
          SETEX e 0 v
          SETEX e -1 v
          SETEX e abc v
          PSETEX e 100000 v
-         TTL e
+         ~ TTL e
          PSETEX e 0 v
          SETEX e 100",
     );
@@ -132,11 +132,11 @@ fn getex() {
          SET k v
          GETEX k
          GETEX k EX 100
-         TTL k
+         ~ TTL k
          GETEX k PX 200000
-         TTL k
+         ~ TTL k
          GETEX k PERSIST
-         TTL k
+         ~ TTL k
          GETEX k EXAT 99999999999
          EXPIRETIME k
          GETEX k PXAT 99999999999000
@@ -193,7 +193,7 @@ fn counters() {
          INCR m
          SET m 5 EX 100
          INCR m
-         TTL m
+         ~ TTL m
          SET m 123
          INCRBY m 9223372036854775807
          INCRBY m 99999999999999999999",
@@ -250,7 +250,7 @@ fn incrbyfloat_matches_long_double() {
          INCRBYFLOAT s 1
          SET s 5 EX 100
          INCRBYFLOAT s 0.25
-         TTL s
+         ~ TTL s
          SET i 9223372036854775807
          INCRBYFLOAT i 1
          INCRBYFLOAT tiny 1e-300
@@ -278,7 +278,7 @@ fn append_strlen_ranges() {
          STRLEN missing
          SET t v EX 100
          APPEND t more
-         TTL t
+         ~ TTL t
          SET s Hello_World
          GETRANGE s 0 4
          GETRANGE s -5 -1
@@ -307,7 +307,7 @@ fn append_strlen_ranges() {
          SETRANGE s 9223372036854775807 x
          SET r v EX 100
          SETRANGE r 1 xyz
-         TTL r",
+         ~ TTL r",
     );
     d.check(&["SET", "e", ""]);
     d.check(&["GETRANGE", "e", "0", "-1"]);
@@ -338,7 +338,7 @@ fn expiry_happens_and_resp3() {
     }
     d.check_all(
         "GET gone
-         TTL gone
+         ~ TTL gone
          STRLEN gone
          SET x 1
          GETEX x PX 50",

@@ -292,7 +292,7 @@ fn rangestore_and_removal_empty_keys() {
          SET dst x
          EXPIRE dst 100
          ZRANGESTORE dst z 1 3
-         TTL dst
+         ~ TTL dst
          ZRANGE dst 0 -1 WITHSCORES
          ZRANGESTORE dst z (2 +inf BYSCORE LIMIT 1 1
          ZRANGE dst 0 -1 WITHSCORES
@@ -726,7 +726,7 @@ fn wrongtype_and_expired_keys() {
          ZPOPMIN e
          EXISTS e
          ZADD e 5 z
-         TTL e",
+         ~ TTL e",
     );
 }
 
@@ -754,7 +754,7 @@ fn rate_limiter_workload() {
     run(
         &mut d,
         "ZRANGE rate_limit:x 0 -1 WITHSCORES
-         TTL rate_limit:x
+         ~ TTL rate_limit:x
          ZREMRANGEBYSCORE rate_limit:x 0 +inf
          EXISTS rate_limit:x",
     );

@@ -14,9 +14,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
+use super::track::{finish_reply, Tracked};
 use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
 use crate::command::Command;
 use crate::failover::{Failover, Mode};
+use crate::policy::{PolicySession, Verdict};
 use crate::protocol::{Reply, RequestParser};
 use crate::store::{Outcome, Session, Store};
 
@@ -38,7 +40,17 @@ pub(super) async fn serve(
     let mut session = Session::new(client);
     let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
-    let mut batch: Vec<Command> = carry.cmds.into();
+    let mut policy = carry.policy;
+    let chain = shared.chain.clone();
+    // The batch: what runs in the store, with the verdicts, and the chain's own answers by the
+    // position they go before.
+    let mut batch: Vec<Command> = Vec::new();
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    let mut answers: VecDeque<(usize, Reply)> = VecDeque::new();
+    let mut parsed: Vec<Command> = Vec::new();
+    for tracked in carry.cmds {
+        line_up(tracked, &mut batch, &mut verdicts, &mut answers);
+    }
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut outcomes = Vec::new();
     let mut mode = failover.map(|f| f.health.subscribe());
@@ -64,7 +76,15 @@ pub(super) async fn serve(
             }
         }
         unparsed = false;
-        let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
+        let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut parsed);
+        for cmd in parsed.drain(..) {
+            line_up(
+                Tracked::admit(&chain, &mut policy, cmd),
+                &mut batch,
+                &mut verdicts,
+                &mut answers,
+            );
+        }
         let appended = failover.map(|f| f.journal.appended());
         let mut done = 0;
         while done < batch.len() {
@@ -72,10 +92,14 @@ pub(super) async fn serve(
             let ran = session.execute_if(store, &batch[done..], &mut outcomes, standing_in);
             if ran == 0 {
                 // The upstream is back: hand over what has not run.
-                break 'conn hand_back(socket, &mut wbuf, &session, rbuf, batch.split_off(done))
-                    .await;
+                let rest = remaining(&mut batch, &mut verdicts, &mut answers, done);
+                break 'conn hand_back(socket, &mut wbuf, &session, rbuf, rest, policy).await;
             }
             for (i, outcome) in outcomes.drain(..).enumerate() {
+                while answers.front().is_some_and(|(at, _)| *at <= done + i) {
+                    let (_, answer) = answers.pop_front().expect("checked");
+                    answer.encode(session.client.protocol, &mut wbuf);
+                }
                 let reply = match outcome {
                     Outcome::Reply(reply) => reply,
                     Outcome::Blocked(blocked) => {
@@ -92,8 +116,8 @@ pub(super) async fn serve(
                                 _ = mode_changed(&mut mode) => {
                                     if failover.is_some_and(|f| !f.health.serving_store()) {
                                         // Un-park (dropping the wait) and re-run it upstream.
-                                        let rest = batch.split_off(done + i);
-                                        break 'conn hand_back(socket, &mut wbuf, &session, rbuf, rest).await;
+                                        let rest = remaining(&mut batch, &mut verdicts, &mut answers, done + i);
+                                        break 'conn hand_back(socket, &mut wbuf, &session, rbuf, rest, policy).await;
                                     }
                                 }
                                 // Watch the socket: a client that leaves un-parks its command.
@@ -105,14 +129,28 @@ pub(super) async fn serve(
                         }
                     }
                 };
-                reply.encode(session.client.protocol, &mut wbuf);
+                let k = done + i;
+                let elapsed = session.timings.get(i).copied().unwrap_or_default();
+                finish_reply(
+                    &chain,
+                    &policy,
+                    (&batch[k], verdicts[k]),
+                    reply,
+                    elapsed,
+                    session.client.protocol,
+                    &mut wbuf,
+                );
             }
             done += ran;
             if session.client.closing {
                 break;
             }
         }
+        for (_, answer) in answers.drain(..) {
+            answer.encode(session.client.protocol, &mut wbuf);
+        }
         batch.clear();
+        verdicts.clear();
         if let (Some(f), Some(before)) = (failover, appended) {
             let now = f.journal.appended();
             if now > before {
@@ -132,7 +170,7 @@ pub(super) async fn serve(
             break Exit::Closed;
         }
         if failover.is_some_and(|f| !f.health.serving_store()) {
-            break hand_back(socket, &mut wbuf, &session, rbuf, Vec::new()).await;
+            break hand_back(socket, &mut wbuf, &session, rbuf, VecDeque::new(), policy).await;
         }
         shrink_if_idle(&mut rbuf);
     };
@@ -159,7 +197,8 @@ async fn hand_back(
     wbuf: &mut BytesMut,
     session: &Session,
     rbuf: BytesMut,
-    cmds: Vec<Command>,
+    cmds: VecDeque<Tracked>,
+    policy: PolicySession,
 ) -> Exit {
     if !wbuf.is_empty() && socket.write_all(wbuf).await.is_err() {
         return Exit::Closed;
@@ -171,8 +210,54 @@ async fn hand_back(
     }
     Exit::Switch(Carry {
         rbuf,
-        cmds: VecDeque::from(cmds),
+        cmds,
         protocol: client.protocol,
         name: client.name.clone(),
+        policy,
     })
+}
+
+/// Adds a command to the batch, or its answer to the answers at its position.
+fn line_up(
+    tracked: Tracked,
+    batch: &mut Vec<Command>,
+    verdicts: &mut Vec<Verdict>,
+    answers: &mut VecDeque<(usize, Reply)>,
+) {
+    match tracked.answer {
+        Some(answer) => answers.push_back((batch.len(), answer)),
+        None => {
+            batch.push(tracked.cmd);
+            verdicts.push(tracked.verdict);
+        }
+    }
+}
+
+/// The commands from `from` on, with the answers among them, in order (to hand over).
+fn remaining(
+    batch: &mut Vec<Command>,
+    verdicts: &mut Vec<Verdict>,
+    answers: &mut VecDeque<(usize, Reply)>,
+    from: usize,
+) -> VecDeque<Tracked> {
+    let mut out = VecDeque::new();
+    let cmds = batch.split_off(from.min(batch.len()));
+    let kept = verdicts.split_off(from.min(verdicts.len()));
+    for (offset, (cmd, verdict)) in cmds.into_iter().zip(kept).enumerate() {
+        while answers.front().is_some_and(|(at, _)| *at <= from + offset) {
+            let (_, answer) = answers.pop_front().expect("checked");
+            out.push_back(Tracked {
+                answer: Some(answer),
+                ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
+            });
+        }
+        out.push_back(Tracked::new(cmd, verdict));
+    }
+    for (_, answer) in answers.drain(..) {
+        out.push_back(Tracked {
+            answer: Some(answer),
+            ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
+        });
+    }
+    out
 }

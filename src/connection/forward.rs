@@ -12,17 +12,20 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
+use super::track::{finish_frame, push_frame, Tracked};
 use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
 use crate::command::Command;
+use crate::policy::{Chain, PolicySession, Served};
 use crate::protocol::{frame_len, Protocol, Reply, RequestParser};
 use crate::upstream::link::{Reader, Writer, MAX_REPLY_DEPTH};
-use crate::upstream::pending::Pending;
+use crate::upstream::pending::{Pending, Route};
 use crate::upstream::pool::{unavailable, Job, Segment};
 use crate::upstream::routing::{classify, Class};
 use crate::upstream::{Link, Upstream, UpstreamError};
@@ -30,8 +33,8 @@ use crate::upstream::{Link, Upstream, UpstreamError};
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
 enum Slot {
-    /// A job on the pool connection, not yet fully answered.
-    Job,
+    /// A job on the pool connection, not yet fully answered; its commands when tracked.
+    Job(VecDeque<Tracked>),
     /// A reply made by the sidecar, waiting for the replies before it.
     Local(Bytes),
 }
@@ -47,6 +50,8 @@ struct Pinned {
     watching: bool,
     /// State that only ends with the client (SELECT, MONITOR, CLIENT TRACKING/REPLY).
     sticky: bool,
+    /// Commands sent and not yet answered, when tracked.
+    tracks: VecDeque<Tracked>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -70,10 +75,15 @@ struct Driver {
     order: VecDeque<Slot>,
     job: BytesMut,
     job_count: usize,
+    job_tracks: VecDeque<Tracked>,
     pinned: Option<Pinned>,
-    deferred: VecDeque<Command>,
+    deferred: VecDeque<Tracked>,
     out: BytesMut,
     closing: bool,
+    chain: Arc<Chain>,
+    /// Track commands to their replies (policies are configured).
+    track: bool,
+    policy: PolicySession,
 }
 
 pub(super) async fn serve(
@@ -93,10 +103,14 @@ pub(super) async fn serve(
         order: VecDeque::new(),
         job: BytesMut::new(),
         job_count: 0,
+        job_tracks: VecDeque::new(),
         pinned: None,
         deferred: carry.cmds,
         out: BytesMut::new(),
         closing: false,
+        track: !shared.chain.is_empty(),
+        chain: shared.chain.clone(),
+        policy: carry.policy,
     };
     let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
@@ -122,6 +136,7 @@ pub(super) async fn serve(
                     cmds,
                     protocol: d.protocol,
                     name: d.name.take(),
+                    policy: std::mem::take(&mut d.policy),
                 });
             }
         }
@@ -182,7 +197,8 @@ pub(super) async fn serve(
                         if d.closing {
                             break;
                         }
-                        d.dispatch(cmd).await;
+                        let tracked = Tracked::admit(&d.chain, &mut d.policy, cmd);
+                        d.dispatch(tracked).await;
                     }
                     d.flush_job();
                     if let Some(error) = fatal {
@@ -213,7 +229,8 @@ async fn mode_changed(mode: &mut Option<tokio::sync::watch::Receiver<crate::fail
 impl Driver {
     /// Routes one command: answered here, added to the pool job, sent on the pinned
     /// connection, or deferred until nothing is in flight.
-    async fn dispatch(&mut self, cmd: Command) {
+    async fn dispatch(&mut self, tracked: Tracked) {
+        let cmd = &tracked.cmd;
         let to_store = self
             .upstream
             .failover
@@ -221,13 +238,18 @@ impl Driver {
             .is_some_and(|f| f.health.serving_store());
         if !self.deferred.is_empty() || (to_store && self.pinned.is_none()) {
             self.flush_job();
-            self.deferred.push_back(cmd);
+            self.deferred.push_back(tracked);
             return;
         }
-        let class = classify(&cmd);
+        if let Some(answer) = tracked.answer {
+            self.flush_job();
+            self.emit_local(answer);
+            return;
+        }
+        let class = classify(cmd);
         if self.pinned.is_some() && !(class == Class::Local && !cmd.is("reset") && !cmd.is("hello"))
         {
-            self.send_pinned(cmd);
+            self.send_pinned(tracked);
             return;
         }
         let quiet = self.order.is_empty() && self.job_count == 0;
@@ -235,22 +257,28 @@ impl Driver {
             Class::Pool => {
                 cmd.encode(&mut self.job);
                 self.job_count += 1;
+                if self.track {
+                    self.job_tracks.push_back(Tracked {
+                        started: Instant::now(),
+                        ..tracked
+                    });
+                }
             }
             Class::Local if (cmd.is("hello") || cmd.is("reset")) && !quiet => {
                 self.flush_job();
-                self.deferred.push_back(cmd);
+                self.deferred.push_back(tracked);
             }
             Class::Local => {
                 self.flush_job();
-                let reply = self.local(&cmd);
+                let reply = self.local(&tracked.cmd);
                 self.emit_local(reply);
             }
             Class::Pin if !quiet => {
                 self.flush_job();
-                self.deferred.push_back(cmd);
+                self.deferred.push_back(tracked);
             }
             Class::Pin => match self.pin().await {
-                Ok(()) => self.send_pinned(cmd),
+                Ok(()) => self.send_pinned(tracked),
                 Err(reply) => self.emit_local(reply),
             },
         }
@@ -259,8 +287,8 @@ impl Driver {
     /// Re-dispatches the deferred commands now that nothing is in flight.
     async fn run_deferred(&mut self) {
         let cmds = std::mem::take(&mut self.deferred);
-        for cmd in cmds {
-            self.dispatch(cmd).await;
+        for tracked in cmds {
+            self.dispatch(tracked).await;
         }
         self.flush_job();
     }
@@ -276,16 +304,38 @@ impl Driver {
             reply_to: self.segments_tx.clone(),
         };
         self.job_count = 0;
-        self.order.push_back(Slot::Job);
+        self.order
+            .push_back(Slot::Job(std::mem::take(&mut self.job_tracks)));
         self.upstream
             .pool(self.protocol)
             .submit(self.pool_conn, job);
     }
 
     fn apply_segment(&mut self, segment: Segment) {
-        self.out.extend_from_slice(&segment.data);
+        match self.order.front_mut() {
+            Some(Slot::Job(tracks)) if !tracks.is_empty() => {
+                // Tracked: each reply goes through the chain with its command.
+                let mut rest = segment.data.clone();
+                while let Ok(Some(len)) = frame_len(&rest, MAX_REPLY_DEPTH) {
+                    let frame = rest.split_to(len);
+                    let Some(tracked) = tracks.pop_front() else {
+                        break;
+                    };
+                    finish_frame(
+                        &self.chain,
+                        &self.policy,
+                        &tracked,
+                        &frame,
+                        self.protocol,
+                        Served::Upstream,
+                        &mut self.out,
+                    );
+                }
+            }
+            _ => self.out.extend_from_slice(&segment.data),
+        }
         if segment.done {
-            debug_assert!(matches!(self.order.front(), Some(Slot::Job)));
+            debug_assert!(matches!(self.order.front(), Some(Slot::Job(_))));
             self.order.pop_front();
             while let Some(Slot::Local(_)) = self.order.front() {
                 if let Some(Slot::Local(reply)) = self.order.pop_front() {
@@ -328,13 +378,15 @@ impl Driver {
             in_multi: false,
             watching: false,
             sticky: false,
+            tracks: VecDeque::new(),
             _permit: permit,
         });
         Ok(())
     }
 
-    fn send_pinned(&mut self, cmd: Command) {
+    fn send_pinned(&mut self, tracked: Tracked) {
         let p = self.pinned.as_mut().expect("pinned");
+        let cmd = &tracked.cmd;
         if cmd.is("quit") {
             p.pending.local(Reply::ok().to_bytes(self.protocol));
             release_locals(&mut p.pending, &mut self.out);
@@ -358,7 +410,7 @@ impl Driver {
             p.watching = false;
         } else if cmd.is("select")
             || cmd.is("monitor")
-            || (cmd.is("client") && classify(&cmd) == Class::Pin)
+            || (cmd.is("client") && classify(cmd) == Class::Pin)
         {
             p.sticky = true;
         } else if cmd.is("hello") {
@@ -369,7 +421,13 @@ impl Driver {
             }
         }
         cmd.encode(&mut p.wbuf);
-        p.pending.sent(&cmd);
+        p.pending.sent(cmd);
+        if self.track {
+            p.tracks.push_back(Tracked {
+                started: Instant::now(),
+                ..tracked
+            });
+        }
     }
 
     /// Moves complete replies from the pinned connection to the client; unpins when the state
@@ -380,8 +438,28 @@ impl Driver {
             match frame_len(&p.rbuf, MAX_REPLY_DEPTH) {
                 Ok(Some(len)) => {
                     let frame = p.rbuf.split_to(len).freeze();
-                    p.pending.route(&frame);
-                    self.out.extend_from_slice(&frame);
+                    match p.pending.route(&frame) {
+                        Route::Reply if self.track => match p.tracks.pop_front() {
+                            Some(tracked) => finish_frame(
+                                &self.chain,
+                                &self.policy,
+                                &tracked,
+                                &frame,
+                                self.protocol,
+                                Served::Upstream,
+                                &mut self.out,
+                            ),
+                            None => self.out.extend_from_slice(&frame),
+                        },
+                        Route::Reply => self.out.extend_from_slice(&frame),
+                        Route::PartialReply | Route::Push => push_frame(
+                            &self.chain,
+                            &self.policy,
+                            &frame,
+                            self.protocol,
+                            &mut self.out,
+                        ),
+                    }
                     release_locals(&mut p.pending, &mut self.out);
                 }
                 Ok(None) => break,

@@ -7,6 +7,7 @@
 
 mod embedded;
 mod forward;
+mod track;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,9 +17,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::command::Command;
+use crate::policy::{Chain, PolicySession};
 use crate::protocol::{Limits, ParseError, Protocol, RequestParser};
 use crate::store::Store;
 use crate::upstream::Upstream;
+use track::Tracked;
 
 /// Who serves a client's commands.
 #[derive(Clone)]
@@ -36,6 +39,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Becomes true when the server shuts down: stop reading, answer what is in flight, close.
     pub shutdown: watch::Receiver<bool>,
+    /// The policy layers every command passes through.
+    pub chain: Arc<Chain>,
 }
 
 /// Initial capacity of a client's read buffer; it grows for large requests.
@@ -48,8 +53,10 @@ const BACKPRESSURE_BYTES: usize = 32 * 1024 * 1024;
 pub struct Carry {
     /// Bytes read but not yet parsed.
     pub rbuf: BytesMut,
-    /// Commands parsed but not yet run, in order.
-    pub cmds: VecDeque<Command>,
+    /// Commands admitted by the policy chain but not yet run, in order.
+    pub cmds: VecDeque<Tracked>,
+    /// The client's standing with the policies (authentication, tenant).
+    pub policy: PolicySession,
     pub protocol: Protocol,
     pub name: Option<Bytes>,
 }

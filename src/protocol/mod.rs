@@ -2,9 +2,11 @@
 //! client requests in ([`request`]), replies out ([`reply`]), upstream replies framed ([`frame`]).
 
 pub mod frame;
+pub mod parse;
 pub mod reply;
 pub mod request;
 
 pub use frame::{frame_len, FrameError};
+pub use parse::parse_reply;
 pub use reply::{format_double, Protocol, Reply};
 pub use request::{Limits, ParseError, RequestParser};

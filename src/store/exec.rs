@@ -118,6 +118,8 @@ impl Drop for Blocked {
 /// One connection's state in the store: the client, its transaction and its watched keys.
 pub struct Session {
     pub client: Client,
+    /// How long each command of the last `execute` took in the store (for the slow log).
+    pub timings: Vec<std::time::Duration>,
     multi: Option<Multi>,
     watched: Vec<(usize, Bytes)>,
     watch_dirty: Arc<AtomicBool>,
@@ -135,6 +137,7 @@ impl Session {
     pub fn new(client: Client) -> Session {
         Session {
             client,
+            timings: Vec::new(),
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
@@ -161,13 +164,16 @@ impl Session {
         allowed: impl FnOnce() -> bool,
     ) -> usize {
         let mut state = store.shared.state.lock();
+        self.timings.clear();
         if !allowed() {
             return 0;
         }
         let protocol = self.client.protocol;
         for (done, cmd) in cmds.iter().enumerate() {
+            let started = std::time::Instant::now();
             let outcome = self.execute_one(store, &mut state, cmd);
             serve_blocked(&mut state);
+            self.timings.push(started.elapsed());
             let blocked = matches!(outcome, Outcome::Blocked(_));
             out.push(outcome);
             // A HELLO that changed the protocol ends the run: later replies encode differently.

@@ -351,15 +351,46 @@ impl Differential {
     }
 
     /// Runs every command in `script` (one command per line, split on whitespace) with `check`.
+    /// A line starting with `~ ` expects integer replies within 1 of each other, `~~ ` within
+    /// 1000 (a TTL or PTTL read while time passes between the two servers).
     pub fn check_all(&mut self, script: &str) {
         for line in script
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            let args: Vec<&str> = line.split_whitespace().collect();
-            self.check(&args);
+            let (tolerance, command) = match (line.strip_prefix("~~ "), line.strip_prefix("~ ")) {
+                (Some(rest), _) => (Some(1000), rest),
+                (None, Some(rest)) => (Some(1), rest),
+                _ => (None, line),
+            };
+            let args: Vec<&str> = command.split_whitespace().collect();
+            match tolerance {
+                Some(t) => self.check_close(&args, t),
+                None => {
+                    self.check(&args);
+                }
+            }
         }
+    }
+
+    /// Both replies are integers within `tolerance` of each other.
+    pub fn check_close(&mut self, args: &[&str], tolerance: i64) {
+        let (real, ours) = (self.real.call(args), self.ours.call(args));
+        let int = |r: &Bytes| -> i64 {
+            assert_eq!(
+                r.first(),
+                Some(&b':'),
+                "{args:?} did not answer an integer: {}",
+                show(r)
+            );
+            String::from_utf8_lossy(&r[1..r.len() - 2]).parse().unwrap()
+        };
+        let (a, b) = (int(&real), int(&ours));
+        assert!(
+            (a - b).abs() <= tolerance,
+            "{args:?}: sidecar {b}, redis-server {a}"
+        );
     }
 
     /// For replies whose element order Redis leaves unspecified (SMEMBERS of a big set, HGETALL of

@@ -1,0 +1,128 @@
+//! Commands tracked from request to reply, so the policy chain sees both.
+//!
+//! Only used when policies are configured: without them replies pass through untouched and
+//! nothing is tracked (the pass-through fast path).
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::command::Command;
+use crate::policy::{Chain, Completed, PolicySession, Served, Verdict};
+use crate::protocol::{parse_reply, Protocol, Reply};
+
+/// A command that passed the chain, on its way to a backend; or one the chain already answered
+/// (`answer`), kept in line so its reply leaves in order.
+pub struct Tracked {
+    pub cmd: Command,
+    pub verdict: Verdict,
+    /// When it was sent (reset when a deferred command is finally sent).
+    pub started: Instant,
+    pub answer: Option<Reply>,
+}
+
+impl Tracked {
+    pub fn new(cmd: Command, verdict: Verdict) -> Tracked {
+        Tracked {
+            cmd,
+            verdict,
+            started: Instant::now(),
+            answer: None,
+        }
+    }
+
+    /// Runs `cmd` through the chain: admitted, or answered by a policy.
+    pub fn admit(chain: &Chain, session: &mut PolicySession, mut cmd: Command) -> Tracked {
+        match chain.request(session, &mut cmd) {
+            Ok(verdict) => Tracked::new(cmd, verdict),
+            Err(reply) => Tracked {
+                answer: Some(reply),
+                ..Tracked::new(cmd, Verdict::default())
+            },
+        }
+    }
+}
+
+/// Appends the reply `frame` to `tracked` to `out`, rewritten by the chain if a policy asked to
+/// see it, and reports the command as completed.
+pub fn finish_frame(
+    chain: &Chain,
+    session: &PolicySession,
+    tracked: &Tracked,
+    frame: &Bytes,
+    protocol: Protocol,
+    served: Served,
+    out: &mut BytesMut,
+) {
+    match tracked
+        .verdict
+        .rewrite_reply
+        .then(|| parse_reply(frame))
+        .flatten()
+    {
+        Some(mut reply) => {
+            chain.reply(session, &tracked.cmd, &mut reply);
+            reply.encode(protocol, out);
+        }
+        None => out.extend_from_slice(frame),
+    }
+    if chain.observes() {
+        let error = frame.first() == Some(&b'-');
+        chain.completed(&Completed {
+            cmd: &tracked.cmd,
+            elapsed: tracked.started.elapsed(),
+            served,
+            error,
+            session,
+        });
+    }
+}
+
+/// Appends an out-of-band frame (a pub/sub message), rewritten by the chain if a policy
+/// rewrites pushes.
+pub fn push_frame(
+    chain: &Chain,
+    session: &PolicySession,
+    frame: &Bytes,
+    protocol: Protocol,
+    out: &mut BytesMut,
+) {
+    match chain
+        .rewrites_pushes()
+        .then(|| parse_reply(frame))
+        .flatten()
+    {
+        Some(mut push) => {
+            chain.push(session, &mut push);
+            push.encode(protocol, out);
+        }
+        None => out.extend_from_slice(frame),
+    }
+}
+
+/// A reply from the embedded store to `tracked`, through the chain, encoded into `out`.
+pub fn finish_reply(
+    chain: &Chain,
+    session: &PolicySession,
+    tracked: (&Command, Verdict),
+    mut reply: Reply,
+    elapsed: std::time::Duration,
+    protocol: Protocol,
+    out: &mut BytesMut,
+) {
+    let (cmd, verdict) = tracked;
+    if verdict.rewrite_reply {
+        chain.reply(session, cmd, &mut reply);
+    }
+    reply.encode(protocol, out);
+    if chain.observes() {
+        let error = reply.is_error();
+        chain.completed(&Completed {
+            cmd,
+            elapsed,
+            served: Served::Store,
+            error,
+            session,
+        });
+    }
+}

@@ -1,0 +1,193 @@
+//! The policy chain: layers between a client's connection and whoever serves its commands
+//! (tenants and auth, the command-cost budget, compression, the slow log, metrics).
+//!
+//! Invariants every policy keeps:
+//! - `request` runs exactly once per command, in chain order, before it is routed; an `Err`
+//!   answers that one command (in its place in the reply order) and it goes no further.
+//! - `reply` runs, in reverse chain order, only for commands some policy asked to see replies for
+//!   (`request` returned [`Verdict::rewrite_reply`]); untouched replies pass byte for byte.
+//! - `completed` runs once per command that reached a backend, after its reply, with the round
+//!   trip time; policies must not block or allocate much there (it is on every command's path).
+//! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
+//!   its configuration section and shared by all connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::command::Command;
+use crate::protocol::Reply;
+
+/// Who answered a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    Upstream,
+    Store,
+}
+
+impl Served {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Served::Upstream => "upstream",
+            Served::Store => "store",
+        }
+    }
+}
+
+/// What the chain decided about a command it let through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Some policy must see (and may rewrite) the reply.
+    pub rewrite_reply: bool,
+}
+
+/// Per-connection state the policies keep (authentication, tenant).
+#[derive(Clone, Debug, Default)]
+pub struct PolicySession {
+    /// The client authenticated (or no authentication is configured).
+    pub authenticated: bool,
+    /// The tenant's user name, once authenticated as one.
+    pub tenant: Option<Arc<str>>,
+    /// The tenant's key prefix.
+    pub prefix: Option<Bytes>,
+}
+
+/// A command that was answered by a backend.
+pub struct Completed<'a> {
+    pub cmd: &'a Command,
+    pub elapsed: Duration,
+    pub served: Served,
+    /// The reply was an error.
+    pub error: bool,
+    pub session: &'a PolicySession,
+}
+
+/// One layer. See the module doc for the invariants.
+pub trait Policy: Send + Sync {
+    /// Inspects or rewrites a request; `Err(reply)` answers it here.
+    fn request(&self, _session: &mut PolicySession, _cmd: &mut Command) -> Result<Verdict, Reply> {
+        Ok(Verdict::default())
+    }
+
+    /// Rewrites the reply to a request this policy asked to see.
+    fn reply(&self, _session: &PolicySession, _cmd: &Command, _reply: &mut Reply) {}
+
+    /// Rewrites an out-of-band push (a pub/sub message) before the client sees it.
+    fn push(&self, _session: &PolicySession, _push: &mut Reply) {}
+
+    /// Whether this policy rewrites pushes (so they must be parsed).
+    fn rewrites_pushes(&self) -> bool {
+        false
+    }
+
+    /// Observes a command that was answered (the slow log, metrics).
+    fn completed(&self, _done: &Completed) {}
+
+    /// Whether `completed` does anything (if no policy observes, commands are not tracked).
+    fn observes(&self) -> bool {
+        false
+    }
+}
+
+/// The configured policies, in order.
+#[derive(Clone, Default)]
+pub struct Chain {
+    policies: Vec<Arc<dyn Policy>>,
+    observes: bool,
+    rewrites_pushes: bool,
+}
+
+impl Chain {
+    pub fn new(policies: Vec<Arc<dyn Policy>>) -> Chain {
+        let observes = policies.iter().any(|p| p.observes());
+        let rewrites_pushes = policies.iter().any(|p| p.rewrites_pushes());
+        Chain {
+            policies,
+            observes,
+            rewrites_pushes,
+        }
+    }
+
+    /// Runs every policy's `request` in order; the first `Err` answers the command.
+    pub fn request(
+        &self,
+        session: &mut PolicySession,
+        cmd: &mut Command,
+    ) -> Result<Verdict, Reply> {
+        let mut verdict = Verdict::default();
+        for policy in &self.policies {
+            let v = policy.request(session, cmd)?;
+            verdict.rewrite_reply |= v.rewrite_reply;
+        }
+        Ok(verdict)
+    }
+
+    /// Runs every policy's `reply` in reverse order.
+    pub fn reply(&self, session: &PolicySession, cmd: &Command, reply: &mut Reply) {
+        for policy in self.policies.iter().rev() {
+            policy.reply(session, cmd, reply);
+        }
+    }
+
+    pub fn push(&self, session: &PolicySession, push: &mut Reply) {
+        for policy in self.policies.iter().rev() {
+            policy.push(session, push);
+        }
+    }
+
+    pub fn completed(&self, done: &Completed) {
+        for policy in &self.policies {
+            policy.completed(done);
+        }
+    }
+
+    /// Whether commands must be tracked to their replies (some policy observes them).
+    pub fn observes(&self) -> bool {
+        self.observes
+    }
+
+    pub fn rewrites_pushes(&self) -> bool {
+        self.rewrites_pushes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Refuse;
+    impl Policy for Refuse {
+        fn request(&self, _: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
+            if cmd.is("flushall") {
+                return Err(Reply::error("ERR refused"));
+            }
+            Ok(Verdict {
+                rewrite_reply: cmd.is("get"),
+            })
+        }
+        fn reply(&self, _: &PolicySession, _: &Command, reply: &mut Reply) {
+            *reply = Reply::bulk("rewritten");
+        }
+    }
+
+    #[test]
+    fn the_first_refusal_answers_and_verdicts_combine() {
+        let chain = Chain::new(vec![Arc::new(Refuse)]);
+        let mut session = PolicySession::default();
+        assert!(chain
+            .request(&mut session, &mut Command::from_strs(&["FLUSHALL"]))
+            .is_err());
+        let verdict = chain
+            .request(&mut session, &mut Command::from_strs(&["GET", "k"]))
+            .unwrap();
+        assert!(verdict.rewrite_reply);
+        let mut reply = Reply::Nil;
+        chain.reply(&session, &Command::from_strs(&["GET", "k"]), &mut reply);
+        assert_eq!(reply, Reply::bulk("rewritten"));
+    }
+}
