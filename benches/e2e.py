@@ -74,6 +74,10 @@ def main():
     ap.add_argument("--tests", default="set,get")
     ap.add_argument("--targets", default="direct,twemproxy,sidecar,embedded")
     ap.add_argument("--sidecar-args", default="", help="extra flags for the forwarding sidecar")
+    ap.add_argument("--baseline-binary", default="",
+                    help="another redis-sidecar build to run as target 'baseline' (forwarding), side by side")
+    ap.add_argument("--config", default="/dev/null",
+                    help="config file for the forwarding sidecar (e.g. one with every policy on)")
     args = ap.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -110,11 +114,17 @@ def main():
             else:
                 print("note: nutcracker not installed (apt-get install nutcracker); twemproxy skipped")
                 targets.remove("twemproxy")
-        if "sidecar" in targets:
-            ports["sidecar"] = free_port()
-            procs.append(start([binary, "--listen", f"127.0.0.1:{ports['sidecar']}", "--http", f"127.0.0.1:{free_port()}",
-                                "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", "/dev/null"]
-                               + args.sidecar_args.split(), ports["sidecar"]))
+        forwarding = [("sidecar", binary, args.config)]
+        if args.baseline_binary:
+            targets.append("baseline")
+            forwarding.append(("baseline", args.baseline_binary, "/dev/null"))
+        for name, exe, config in forwarding:
+            if name not in targets:
+                continue
+            ports[name] = free_port()
+            procs.append(start([exe, "--listen", f"127.0.0.1:{ports[name]}", "--http", f"127.0.0.1:{free_port()}",
+                                "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", config]
+                               + (args.sidecar_args.split() if name == "sidecar" else []), ports[name]))
         if "embedded" in targets:
             ports["embedded"] = free_port()
             procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",

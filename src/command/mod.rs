@@ -79,6 +79,16 @@ impl Command {
     }
 }
 
+/// `name` in ASCII lowercase, written into `buf` (no allocation); None if it does not fit, which
+/// for command names means an unknown command.
+pub fn lowercase_into<'a, const N: usize>(name: &[u8], buf: &'a mut [u8; N]) -> Option<&'a [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (dst, src) in out.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
 /// Encodes `args` as a RESP array of bulk strings.
 pub fn encode_args<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
     let mut num = itoa::Buffer::new();

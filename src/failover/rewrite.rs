@@ -12,12 +12,13 @@
 
 use bytes::Bytes;
 
+use crate::command::lowercase_into;
 use crate::protocol::Reply;
 
 /// The journal entries for `argv`, which changed data and answered `reply` at time `now` (ms).
 pub fn for_replay(argv: &[Bytes], reply: &Reply, now: u64) -> Vec<Vec<Bytes>> {
     let mut name = [0u8; 16];
-    let Some(name) = lowercase(&argv[0], &mut name) else {
+    let Some(name) = lowercase_into(&argv[0], &mut name) else {
         return vec![argv.to_vec()];
     };
     let at = |ms: i64| Bytes::from((now as i64).saturating_add(ms).to_string());
@@ -219,14 +220,6 @@ fn members(reply: &Reply) -> Vec<Bytes> {
             .collect(),
         _ => vec![],
     }
-}
-
-fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 16]) -> Option<&'a [u8]> {
-    let out = buf.get_mut(..name.len())?;
-    for (dst, src) in out.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
-    }
-    Some(out)
 }
 
 #[cfg(test)]

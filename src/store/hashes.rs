@@ -7,7 +7,7 @@ use crate::protocol::request::parse_int;
 use bytes::Bytes;
 
 use super::args::{self, owned, wrongtype};
-use super::long_double::{self, LongDouble, Parsed};
+use super::strings_float::{self, Parsed};
 use super::table::{Spec, DENY_OOM, WRITE};
 use super::value::Hash;
 use super::{Ctx, Value};
@@ -189,14 +189,17 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
 
 /// HINCRBYFLOAT with Redis's `long double` arithmetic and `%.17Lf`-style text.
 fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
-    let incr = match long_double::parse(&argv[3]) {
+    let incr = match strings_float::parse(&argv[3]) {
         None => return Err(args::err(args::NOT_FLOAT)),
         Some(Parsed::Infinite) => return Err(args::err("ERR value is NaN or Infinity")),
         Some(Parsed::Finite(v)) => v,
     };
     let old = match hash(ctx, &argv[1])?.and_then(|h| h.get(&argv[2])) {
-        None => LongDouble::from_i64(0),
-        Some(v) => match long_double::parse(v) {
+        None => match strings_float::parse(b"0") {
+            Some(Parsed::Finite(zero)) => zero,
+            _ => unreachable!("0 parses as a finite number"),
+        },
+        Some(v) => match strings_float::parse(v) {
             Some(Parsed::Finite(v)) => v,
             Some(Parsed::Infinite) => {
                 return Err(args::err("ERR increment would produce NaN or Infinity"))
@@ -204,9 +207,9 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
             None => return Err(args::err("ERR hash value is not a float")),
         },
     };
-    let new = old
-        .add(incr)
-        .ok_or_else(|| args::err("ERR increment would produce NaN or Infinity"))?;
+    let Parsed::Finite(new) = old.add(incr) else {
+        return Err(args::err("ERR increment would produce NaN or Infinity"));
+    };
     let text = Bytes::from(new.to_human());
     hash_or_create(ctx, &argv[1])?.insert(owned(&argv[2]), text.clone());
     ctx.touch(&argv[1]);

@@ -18,7 +18,6 @@ pub mod table;
 pub mod value;
 
 mod admin;
-mod bigint;
 mod clients;
 mod hashes;
 mod hashes_random;
@@ -28,7 +27,6 @@ mod keys_expire;
 mod lists;
 mod lists_blocking;
 mod lists_pos;
-mod long_double;
 pub mod pubsub;
 mod pubsub_cmds;
 mod registry;

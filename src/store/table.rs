@@ -86,11 +86,8 @@ static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| 
 
 /// The command named `name`, compared without regard to ASCII case.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    let mut lower = [0u8; 32];
-    let lower = lower.get_mut(..name.len())?;
-    for (dst, src) in lower.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
-    }
+    let mut buf = [0u8; 32];
+    let lower = crate::command::lowercase_into(name, &mut buf)?;
     TABLE.get(std::str::from_utf8(lower).ok()?).copied()
 }
 

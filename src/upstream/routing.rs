@@ -5,7 +5,7 @@
 //! as long as the state lasts. A few connection commands are answered by the sidecar itself,
 //! since sending them over a shared connection would change it for everyone.
 
-use crate::command::Command;
+use crate::command::{lowercase_into, Command};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -20,7 +20,7 @@ pub enum Class {
 /// The class of `cmd`; no allocation.
 pub fn classify(cmd: &Command) -> Class {
     let mut buf = [0u8; 16];
-    let Some(name) = lowercase(cmd.name(), &mut buf) else {
+    let Some(name) = lowercase_into(cmd.name(), &mut buf) else {
         return Class::Pool;
     };
     match name {
@@ -28,7 +28,7 @@ pub fn classify(cmd: &Command) -> Class {
         b"client" => match cmd
             .args
             .get(1)
-            .and_then(|s| lowercase(s, &mut [0u8; 16]).map(|s| s.to_vec()))
+            .and_then(|s| lowercase_into(s, &mut [0u8; 16]).map(|s| s.to_vec()))
             .as_deref()
         {
             Some(b"setname" | b"getname" | b"setinfo" | b"id") => Class::Local,
@@ -55,15 +55,6 @@ pub fn classify(cmd: &Command) -> Class {
         }
         _ => Class::Pool,
     }
-}
-
-/// `name` in lowercase in `buf`, or None if longer than the buffer.
-fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 16]) -> Option<&'a [u8]> {
-    let out = buf.get_mut(..name.len())?;
-    for (dst, src) in out.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
-    }
-    Some(out)
 }
 
 #[cfg(test)]
