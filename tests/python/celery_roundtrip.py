@@ -1,4 +1,5 @@
-"""Celery round trip through the sidecar at REDIS_URL, as broker and result backend.
+"""Celery round trip through the sidecar at REDIS_URL (no database path), as broker (database 1)
+and result backend (database 2), as the platform configures Celery.
 
 Starts a real worker (`celery -A celery_tasks worker --pool=solo`) as a subprocess, waits until it
 answers a control ping, sends single tasks, a chain, a group, a chord, a failing task and a task
@@ -26,6 +27,7 @@ os.environ.setdefault("E2E_CELERY_QUEUE", f"e2e-{uuid.uuid4().hex[:8]}")
 import celery  # noqa: E402 - after the environment the app reads
 from celery import chain, chord, group  # noqa: E402
 
+import celery_tasks  # noqa: E402
 import common  # noqa: E402
 from celery_tasks import add, app, describe, fail, mul, xsum  # noqa: E402
 from common import Failure, expect, expect_true, wait_until  # noqa: E402
@@ -99,6 +101,28 @@ def inspect_worker():
     expect("the worker consumes the run's queue", names, [os.environ["E2E_CELERY_QUEUE"]])
 
 
+def database_layout():
+    """This run's result in database 2 only, its queue's binding in database 1 only: SELECT is
+    honoured on every connection."""
+    import redis
+
+    def exists(db, key):
+        r = redis.Redis.from_url(f"{celery_tasks.URL}/{db}", socket_timeout=10)
+        try:
+            return r.exists(key) == 1
+        finally:
+            r.close()
+
+    result = add.delay(40, 2)
+    expect("a task for the layout check", result.get(timeout=RESULT_TIMEOUT), 42)
+    meta = f"celery-task-meta-{result.id}"
+    expect("the result's key by database (0, 1, 2)", [exists(db, meta) for db in range(3)],
+           [False, False, True])
+    binding = f"_kombu.binding.{os.environ['E2E_CELERY_QUEUE']}"
+    expect("the queue's binding by database (0, 1, 2)", [exists(db, binding) for db in range(3)],
+           [False, True, False])
+
+
 def worker_log_trouble(text):
     """Errors the worker logged other than the deliberate failing task: a broker connection
     lost and retried, a reply it could not parse. Celery retries these silently, so they would
@@ -127,6 +151,7 @@ def main():
             ("chain, group, chord", canvas),
             ("failure and bound task", failures_and_progress),
             ("inspect", inspect_worker),
+            ("database layout (broker /1, results /2)", database_layout),
         ])
         # The worker does not answer a shutdown command (it stops at once): its exit is the answer.
         app.control.shutdown(destination=[WORKER_NAME])

@@ -8,10 +8,14 @@ import os
 
 from celery import Celery
 
-URL = os.environ["REDIS_URL"]
+URL = os.environ["REDIS_URL"].rstrip("/")
 QUEUE = os.environ.get("E2E_CELERY_QUEUE", "celery")
 
-app = Celery("e2e", broker=URL, backend=URL)
+# The platform's layout: the broker in database 1, the results in database 2.
+BROKER_URL = f"{URL}/1"
+RESULT_BACKEND = f"{URL}/2"
+
+app = Celery("e2e", broker=BROKER_URL, backend=RESULT_BACKEND)
 app.conf.update(
     task_default_queue=QUEUE,
     task_serializer="json",

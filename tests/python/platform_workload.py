@@ -22,6 +22,7 @@ from redis.exceptions import LockError, LockNotOwnedError, ResponseError, WatchE
 
 import common
 from common import Failure, expect, expect_raises, expect_true, wait_until
+from workload_concurrency import concurrency_sections
 from workload_pubsub import pubsub_sections
 
 # The platform calls setex(), which redis-py marks deprecated; the warning is noise here.
@@ -30,11 +31,13 @@ warnings.filterwarnings("ignore", message=".*deprecated setex.*", category=Depre
 TIMEOUT = 10  # seconds; any single reply slower than this is a hang, reported as a failure
 
 
-def connect(protocol):
-    """A client as the platform builds one (decoded replies), with bounded socket timeouts."""
+def connect(protocol, **options):
+    """A client as the platform builds one (decoded replies), with bounded socket timeouts and
+    any extra redis-py `options`."""
     kwargs = dict(decode_responses=True, socket_timeout=TIMEOUT, socket_connect_timeout=5)
     if protocol is not None:
         kwargs["protocol"] = protocol
+    kwargs.update(options)
     return redis.Redis.from_url(common.redis_url(), **kwargs)
 
 
@@ -322,7 +325,10 @@ def run(label, protocol):
         ("sliding-window rate limiter", lambda: rate_limiter(r, p)),
         ("SSE registry", lambda: sse_registry(r, p)),
         ("scan_iter", lambda: scanning(r, p)),
-    ] + pubsub_sections(lambda: connect(protocol), p)
+    ]
+    sections += pubsub_sections(lambda: connect(protocol), p)
+    sections += concurrency_sections(lambda: connect(protocol),
+                                     lambda **options: connect(protocol, **options), p)
     common.run_sections(f"redis-py {redis.__version__} protocol={label}", sections)
     r.close()
 
