@@ -98,10 +98,7 @@ fn python_packages() -> Option<&'static str> {
                 python(),
                 args.join(" ")
             );
-            let out = Command::new(python())
-                .args(args)
-                .output()
-                .expect("run pip");
+            let out = Command::new(python()).args(args).output().expect("run pip");
             assert!(
                 out.status.success(),
                 "python e2e: pip install failed ({}); install python3-pip, or the packages \
@@ -129,33 +126,37 @@ struct Run {
     elapsed: Duration,
 }
 
-/// Runs `tests/python/<script>` with REDIS_URL=`url`, killing its process group after
-/// `SCRIPT_TIMEOUT`. Output goes to a file (no pipe to fill and stall the child).
+/// Runs `tests/python/<script>` with REDIS_URL=`url`, bounded by `SCRIPT_TIMEOUT`.
 fn run_script(script: &str, url: &str) -> Run {
     let dir = repo().join("tests").join("python");
-    let log_path = support::temp_dir().join(format!("{script}.log"));
-    let log = std::fs::File::create(&log_path).expect("create the script's log file");
     let mut cmd = Command::new(python());
     cmd.arg(dir.join(script))
         .current_dir(&dir)
-        .env("REDIS_URL", url)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("REDIS_URL", url);
+    if let Some(path) = python_packages() {
+        cmd.env("PYTHONPATH", path);
+    }
+    run_bounded(cmd, SCRIPT_TIMEOUT)
+}
+
+/// Runs `cmd` in its own process group, output to a file (no pipe to fill and stall it), and
+/// kills the whole group (the script and any Celery worker it started) after `timeout`.
+fn run_bounded(mut cmd: Command, timeout: Duration) -> Run {
+    let log_path = support::temp_dir().join("python.log");
+    let log = std::fs::File::create(&log_path).expect("create the script's log file");
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone the log handle"))
         .stderr(log)
         .process_group(0);
-    if let Some(path) = python_packages() {
-        cmd.env("PYTHONPATH", path);
-    }
     let started = Instant::now();
     let mut child = cmd.spawn().expect("spawn python3");
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the script") {
             break Some(status);
         }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            // The whole group: the script and any Celery worker it started.
+        if started.elapsed() > timeout {
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", child.id())])
                 .status();
@@ -208,7 +209,11 @@ fn celery_roundtrip_embedded() {
 fn celery_roundtrip_upstream() {
     let redis = RedisServer::start();
     let sidecar = Sidecar::upstream(&redis.url());
-    check_script("celery_roundtrip.py", &sidecar.url(), "a redis-server upstream");
+    check_script(
+        "celery_roundtrip.py",
+        &sidecar.url(),
+        "a redis-server upstream",
+    );
 }
 
 #[test]
@@ -221,7 +226,11 @@ fn platform_workload_embedded() {
 fn platform_workload_upstream() {
     let redis = RedisServer::start();
     let sidecar = Sidecar::upstream(&redis.url());
-    check_script("platform_workload.py", &sidecar.url(), "a redis-server upstream");
+    check_script(
+        "platform_workload.py",
+        &sidecar.url(),
+        "a redis-server upstream",
+    );
 }
 
 /// The harness itself: a script that fails must fail the check, with its output shown.
@@ -239,4 +248,40 @@ fn a_failing_script_is_reported() {
         "the failure is named in the output:\n{}",
         run.output
     );
+}
+
+/// The harness itself: a script that overruns is killed with everything it started.
+#[test]
+fn an_overrunning_script_is_killed_with_its_children() {
+    // The script starts a grandchild, prints its pid, then hangs.
+    let mut cmd = Command::new(python());
+    cmd.args([
+        "-c",
+        "import subprocess, sys, time\n\
+         child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n\
+         print(child.pid, flush=True)\n\
+         time.sleep(60)",
+    ]);
+    let run = run_bounded(cmd, Duration::from_secs(2));
+    assert!(
+        run.status.is_none(),
+        "the script was not reported as killed"
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    let grandchild: u32 = run
+        .output
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the script printed its child's pid: {:?}", run.output));
+    // A killed grandchild is reaped by init; until then it may linger as a zombie.
+    let proc_dir = PathBuf::from(format!("/proc/{grandchild}"));
+    support::wait_until("the grandchild to die", Duration::from_secs(5), || {
+        std::fs::read_to_string(proc_dir.join("stat"))
+            .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+            .unwrap_or(true)
+    });
 }

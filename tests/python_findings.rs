@@ -94,9 +94,15 @@ fn forwarded_client_info_describes_the_caller() {
     let redis = RedisServer::start();
     let sidecar = Sidecar::upstream(&redis.url());
     let mut c = sidecar.client();
-    assert_eq!(show(&c.call(&["CLIENT", "SETNAME", "platform-api"])), "+OK⏎");
+    assert_eq!(
+        show(&c.call(&["CLIENT", "SETNAME", "platform-api"])),
+        "+OK⏎"
+    );
     let id = c.call(&["CLIENT", "ID"]);
-    let id = show(&id).trim_start_matches(':').trim_end_matches('⏎').to_string();
+    let id = show(&id)
+        .trim_start_matches(':')
+        .trim_end_matches('⏎')
+        .to_string();
     let info = show(&c.call(&["CLIENT", "INFO"]));
     assert!(
         info.contains(&format!("id={id} ")) && info.contains(" name=platform-api "),
