@@ -66,10 +66,11 @@ def blocking_reads(connect, p):
     expect("BLMOVE woken by RPUSH", join(), "job-9")
     expect("BLMOVE destination", r.lrange(f"{p}:q:processing", 0, -1), ["job-9"])
 
-    # SSE tail: XREAD BLOCK from $ sees only the entry added while it waits.
+    # SSE tail: XREAD BLOCK after the last seen id gets the entry added while it waits (and, on
+    # a slow machine where the XADD comes first, the same entry at once).
     stream = f"{p}:flow:events:tail"
-    r.xadd(stream, {"event_type": "before"})
-    join = in_background(lambda: waiter.xread({stream: "$"}, block=5000, count=10))
+    seen = r.xadd(stream, {"event_type": "before"})
+    join = in_background(lambda: waiter.xread({stream: seen}, block=5000, count=10))
     time.sleep(0.2)
     new_id = r.xadd(stream, {"event_type": "live"})
     got = join()
