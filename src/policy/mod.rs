@@ -11,6 +11,8 @@
 //! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
 //!   its configuration section and shared by all connections.
 
+pub mod auth;
+
 use std::sync::Arc;
 use std::time::Duration;
 
