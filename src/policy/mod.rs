@@ -12,6 +12,10 @@
 //!   its configuration section and shared by all connections.
 
 pub mod auth;
+pub mod tenant;
+mod tenant_keys;
+mod tenant_lua;
+mod tenant_reply;
 
 use std::sync::Arc;
 use std::time::Duration;
