@@ -291,12 +291,8 @@ impl Config {
                 0
             }),
         };
-        let auth = crate::policy::auth::AuthConfig::load(
-            &file.auth,
-            &file.tenants,
-            &env,
-            &mut errors,
-        );
+        let auth =
+            crate::policy::auth::AuthConfig::load(&file.auth, &file.tenants, &env, &mut errors);
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));

@@ -89,13 +89,22 @@ impl AuthConfig {
         env: &dyn Fn(&str) -> Option<String>,
         errors: &mut Vec<String>,
     ) -> AuthConfig {
-        let password = secret("auth", &auth.password, &auth.password_env, false, env, errors);
+        let password = secret(
+            "auth",
+            &auth.password,
+            &auth.password_env,
+            false,
+            env,
+            errors,
+        );
         let mut out: Vec<TenantConfig> = Vec::new();
         for (i, t) in tenants.iter().enumerate() {
             let at = format!("tenants[{i}]");
             let user = match t.user.as_deref() {
                 None | Some("") => {
-                    errors.push(format!("{at}.user: missing; every tenant needs a user name"));
+                    errors.push(format!(
+                        "{at}.user: missing; every tenant needs a user name"
+                    ));
                     None
                 }
                 Some("default") => {
@@ -121,7 +130,10 @@ impl AuthConfig {
                 Some(p) => Some(p),
             };
             if let Some(u) = user {
-                if let Some(j) = tenants[..i].iter().position(|o| o.user.as_deref() == Some(u)) {
+                if let Some(j) = tenants[..i]
+                    .iter()
+                    .position(|o| o.user.as_deref() == Some(u))
+                {
                     errors.push(format!("{at}.user: '{u}' is also tenants[{j}].user"));
                 }
             }
@@ -257,7 +269,11 @@ mod tests {
             tenants: Vec<TenantSection>,
         }
         let file: File = toml::from_str(toml_text).unwrap();
-        let env = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let env = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
         let mut errors = Vec::new();
         let config = AuthConfig::load(&file.auth, &file.tenants, &env, &mut errors);
         if errors.is_empty() {

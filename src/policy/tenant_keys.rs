@@ -83,9 +83,7 @@ pub fn escaped(prefix: &[u8]) -> Vec<u8> {
 }
 
 fn refused(name: &str, why: &str) -> Reply {
-    Reply::error(format!(
-        "ERR '{name}' is not allowed for tenants: {why}"
-    ))
+    Reply::error(format!("ERR '{name}' is not allowed for tenants: {why}"))
 }
 
 /// Rewrites `cmd` for the tenant whose keys start with `prefix`.
@@ -116,7 +114,9 @@ pub fn rewrite(prefix: &[u8], cmd: &mut Command) -> Result<Verdict, Reply> {
         "flushall" | "flushdb" => {
             match &args[1..] {
                 [] => {}
-                [mode] if mode.eq_ignore_ascii_case(b"async") || mode.eq_ignore_ascii_case(b"sync") => {}
+                [mode]
+                    if mode.eq_ignore_ascii_case(b"async")
+                        || mode.eq_ignore_ascii_case(b"sync") => {}
                 _ => return Err(Reply::error("ERR syntax error")),
             }
             *args = script(FLUSH_SCRIPT, glob(b"*"), prefix);
@@ -220,7 +220,11 @@ fn sort_patterns(prefix: &[u8], args: &mut [Bytes]) {
 
 /// Whether `cmd` (as rewritten) is the RANDOMKEY script, whose reply is a key.
 pub fn is_random_script(cmd: &Command) -> bool {
-    cmd.is("eval") && cmd.args.get(1).is_some_and(|b| &b[..] == RANDOM_SCRIPT.as_bytes())
+    cmd.is("eval")
+        && cmd
+            .args
+            .get(1)
+            .is_some_and(|b| &b[..] == RANDOM_SCRIPT.as_bytes())
 }
 
 #[cfg(test)]
@@ -252,16 +256,29 @@ mod tests {
             ["EVAL", "return 1", "1", "t:k", "v"]
         );
         assert_eq!(
-            run(&["SORT", "l", "BY", "w_*", "GET", "#", "GET", "o_*->f", "LIMIT", "0", "1", "STORE", "d"]).unwrap(),
-            ["SORT", "t:l", "BY", "t:w_*", "GET", "#", "GET", "t:o_*->f", "LIMIT", "0", "1", "STORE", "t:d"]
+            run(&[
+                "SORT", "l", "BY", "w_*", "GET", "#", "GET", "o_*->f", "LIMIT", "0", "1", "STORE",
+                "d"
+            ])
+            .unwrap(),
+            [
+                "SORT", "t:l", "BY", "t:w_*", "GET", "#", "GET", "t:o_*->f", "LIMIT", "0", "1",
+                "STORE", "t:d"
+            ]
         );
         assert_eq!(run(&["SCAN", "0"]).unwrap(), ["SCAN", "0", "MATCH", "t:*"]);
         assert_eq!(
             run(&["SCAN", "0", "MATCH", "a*", "COUNT", "5"]).unwrap(),
             ["SCAN", "0", "MATCH", "t:a*", "COUNT", "5"]
         );
-        assert_eq!(run(&["PUBLISH", "c", "m"]).unwrap(), ["PUBLISH", "t:c", "m"]);
-        assert_eq!(run(&["PUBSUB", "CHANNELS"]).unwrap(), ["PUBSUB", "CHANNELS", "t:*"]);
+        assert_eq!(
+            run(&["PUBLISH", "c", "m"]).unwrap(),
+            ["PUBLISH", "t:c", "m"]
+        );
+        assert_eq!(
+            run(&["PUBSUB", "CHANNELS"]).unwrap(),
+            ["PUBSUB", "CHANNELS", "t:*"]
+        );
     }
 
     #[test]

@@ -45,9 +45,11 @@ pub fn reply(prefix: &[u8], cmd: &Command, r: &mut Reply) {
         }
     } else if is_random_script(cmd) {
         strip(prefix, r);
-    } else if ["blpop", "brpop", "bzpopmin", "bzpopmax", "lmpop", "zmpop", "blmpop", "bzmpop"]
-        .iter()
-        .any(|n| is(n))
+    } else if [
+        "blpop", "brpop", "bzpopmin", "bzpopmax", "lmpop", "zmpop", "blmpop", "bzmpop",
+    ]
+    .iter()
+    .any(|n| is(n))
     {
         if let Some(first) = items(r).and_then(|v| v.first_mut()) {
             strip(prefix, first);
@@ -143,7 +145,10 @@ mod tests {
         let cmd = Command::from_strs(&["XREAD", "STREAMS", "t:s", "0"]);
         let mut r = Reply::Map(vec![(Reply::bulk("t:s"), Reply::Array(vec![]))]);
         reply(b"t:", &cmd, &mut r);
-        assert_eq!(r, Reply::Map(vec![(Reply::bulk("s"), Reply::Array(vec![]))]));
+        assert_eq!(
+            r,
+            Reply::Map(vec![(Reply::bulk("s"), Reply::Array(vec![]))])
+        );
     }
 
     #[test]
@@ -153,11 +158,19 @@ mod tests {
         assert_eq!(m, Reply::Push(bulks(&["pmessage", "c*", "ch", "hi"])));
         let mut frames = BytesMut::new();
         for ch in ["t:a", "t:b"] {
-            Reply::Push(vec![Reply::bulk("subscribe"), Reply::bulk(ch), Reply::Int(1)])
-                .encode(Protocol::Resp3, &mut frames);
+            Reply::Push(vec![
+                Reply::bulk("subscribe"),
+                Reply::bulk(ch),
+                Reply::Int(1),
+            ])
+            .encode(Protocol::Resp3, &mut frames);
         }
         let mut r = Reply::Raw(frames.freeze());
-        reply(b"t:", &Command::from_strs(&["SUBSCRIBE", "t:a", "t:b"]), &mut r);
+        reply(
+            b"t:",
+            &Command::from_strs(&["SUBSCRIBE", "t:a", "t:b"]),
+            &mut r,
+        );
         let Reply::Raw(out) = r else { panic!() };
         assert_eq!(
             &out[..],
