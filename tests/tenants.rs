@@ -349,3 +349,40 @@ fn passwords_never_reach_the_log() {
         assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
 }
+
+#[test]
+fn resp3_pushes_are_unprefixed_too() {
+    both(|env| {
+        let mut sub = env.sidecar.client();
+        let hello = sub.call(&["HELLO", "3", "AUTH", "alice", "alice-secret"]);
+        assert!(hello.starts_with(b"%"), "{hello:?}");
+        assert_eq!(
+            &sub.call(&["SUBSCRIBE", "a", "b"])[..],
+            b">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(
+            &sub.read_reply()[..],
+            b">3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
+        );
+        let mut alice = env.login("alice");
+        assert_eq!(&alice.call(&["PUBLISH", "b", "hi"])[..], b":1\r\n");
+        assert_eq!(
+            &sub.read_reply()[..],
+            b">3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nhi\r\n"
+        );
+    });
+}
+
+#[test]
+fn auth_password_alone_works_like_requirepass() {
+    let redis = RedisServer::start();
+    let sidecar = Sidecar::with_config(&redis.url(), "[auth]\npassword = \"pw\"\n");
+    let mut c = sidecar.client();
+    assert!(c.call(&["SET", "k", "v"]).starts_with(b"-NOAUTH"));
+    assert!(c.call(&["AUTH", "nope"]).starts_with(b"-WRONGPASS"));
+    assert_eq!(&c.call(&["AUTH", "pw"])[..], b"+OK\r\n");
+    assert_eq!(&c.call(&["SET", "k", "v"])[..], b"+OK\r\n");
+    let mut d = sidecar.client();
+    assert_eq!(&d.call(&["AUTH", "default", "pw"])[..], b"+OK\r\n");
+    assert_eq!(&redis.client().call(&["GET", "k"])[..], b"$1\r\nv\r\n");
+}
