@@ -59,6 +59,8 @@ struct FileConfig {
     limits: LimitsSection,
     store: StoreSection,
     fallback: FallbackSection,
+    auth: crate::policy::auth::AuthSection,
+    tenants: Vec<crate::policy::auth::TenantSection>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -121,6 +123,8 @@ pub struct Config {
     pub max_request_bytes: usize,
     pub max_clients: usize,
     pub maxmemory: u64,
+    /// Who may connect: `[auth]` password and `[[tenants]]` (validated; secrets redacted).
+    pub auth: crate::policy::auth::AuthConfig,
     /// The file the configuration was read from, if any.
     pub file: Option<PathBuf>,
 }
@@ -287,6 +291,8 @@ impl Config {
                 0
             }),
         };
+        let auth =
+            crate::policy::auth::AuthConfig::load(&file.auth, &file.tenants, &env, &mut errors);
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -307,6 +313,7 @@ impl Config {
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
             maxmemory,
+            auth,
             file: path,
         })
     }

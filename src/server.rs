@@ -88,6 +88,9 @@ impl Server {
     /// Serves until `stop` completes, then drains.
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        // The policy chain, in order: auth/tenants first.
+        let mut policies: Vec<Arc<dyn crate::policy::Policy>> = Vec::new();
+        policies.extend(crate::policy::tenant::policy(&self.config.auth));
         let shared = Shared {
             backend: self.backend.clone(),
             limits: Limits {
@@ -95,7 +98,7 @@ impl Server {
                 ..Limits::default()
             },
             shutdown: shutdown_rx.clone(),
-            chain: Arc::new(crate::policy::Chain::new(Vec::new())),
+            chain: Arc::new(crate::policy::Chain::new(policies)),
         };
         match &self.backend {
             Backend::Embedded(store) => {

@@ -1,6 +1,8 @@
 //! A client's command: its arguments as `Bytes` slices of the read buffer, plus the raw frame
 //! they came from so an untouched command is forwarded byte for byte.
 
+pub mod keys;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// One request. Invariant: `args` is never empty (`args[0]` is the command name), and `raw`,

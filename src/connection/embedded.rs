@@ -64,9 +64,13 @@ pub(super) async fn serve(
                 _ = shared.shutdown.changed() => break Exit::Closed,
                 _ = mode_changed(&mut mode) => {}
                 Some(push) = pushes.recv() => {
-                    push.encode(session.client.protocol, &mut wbuf);
-                    while let Ok(more) = pushes.try_recv() {
-                        more.encode(session.client.protocol, &mut wbuf);
+                    let mut next = Some(push);
+                    while let Some(mut push) = next {
+                        if chain.rewrites_pushes() {
+                            chain.push(&policy, &mut push);
+                        }
+                        push.encode(session.client.protocol, &mut wbuf);
+                        next = pushes.try_recv().ok();
                     }
                 }
                 read = socket.read_buf(&mut rbuf) => match read {

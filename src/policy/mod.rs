@@ -11,6 +11,12 @@
 //! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
 //!   its configuration section and shared by all connections.
 
+pub mod auth;
+pub mod tenant;
+mod tenant_keys;
+mod tenant_lua;
+mod tenant_reply;
+
 use std::sync::Arc;
 use std::time::Duration;
 
