@@ -163,6 +163,13 @@ impl Sidecar {
             cli.config = Some(empty_config_file());
         }
         cli.journal_dir.get_or_insert_with(temp_dir);
+        if std::env::var_os("RUST_LOG").is_some() {
+            // The sidecar's logs in the test output, for debugging a failure.
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .try_init();
+        }
         let config = Config::load_with_env(&cli, |_| None).expect("valid test configuration");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
