@@ -89,7 +89,6 @@ fn embedded_monitor_streams_commands() {
 /// goes to a shared pool connection: it describes that connection (another id, no name), so the
 /// guide's "CLIENT INFO" shows nothing of the client that asked.
 #[test]
-#[ignore = "bug: through an upstream, after CLIENT SETNAME platform-api, CLIENT INFO shows a pool connection's id and name= (expected: the id CLIENT ID gave and name=platform-api)"]
 fn forwarded_client_info_describes_the_caller() {
     let redis = RedisServer::start();
     let sidecar = Sidecar::upstream(&redis.url());

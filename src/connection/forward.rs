@@ -83,6 +83,10 @@ struct Driver {
     chain: Arc<Chain>,
     /// Track commands to their replies (policies are configured).
     track: bool,
+    /// The client's and the sidecar's addresses, for CLIENT INFO.
+    addrs: (String, String),
+    /// CLIENT SETINFO LIB-NAME and LIB-VER.
+    lib: (Option<Bytes>, Option<Bytes>),
     policy: PolicySession,
 }
 
@@ -109,6 +113,17 @@ pub(super) async fn serve(
         out: BytesMut::new(),
         closing: false,
         track: !shared.chain.is_empty(),
+        addrs: (
+            socket
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            socket
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        ),
+        lib: (None, None),
         chain: shared.chain.clone(),
         policy: carry.policy,
     };
@@ -518,8 +533,32 @@ impl Driver {
                 Reply::ok()
             }
             (b"getname", 2) => self.name.clone().map(Reply::Bulk).unwrap_or(Reply::Nil),
-            (b"setinfo", 4) => Reply::ok(),
+            (b"setinfo", 4) => {
+                let value = Bytes::copy_from_slice(&cmd.args[3]);
+                if cmd.arg_is(2, "lib-name") {
+                    self.lib = (Some(value), self.lib.1.take());
+                } else if cmd.arg_is(2, "lib-ver") {
+                    self.lib.1 = Some(value);
+                }
+                Reply::ok()
+            }
             (b"id", 2) => Reply::Int(self.id as i64),
+            (b"info", 2) => {
+                let text = |b: &Option<Bytes>| {
+                    String::from_utf8_lossy(b.as_deref().unwrap_or_default()).into_owned()
+                };
+                let line = format!(
+                    "id={} addr={} laddr={} name={} db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=client|info user=default resp={} lib-name={} lib-ver={}\n",
+                    self.id,
+                    self.addrs.0,
+                    self.addrs.1,
+                    text(&self.name),
+                    if self.protocol == Protocol::Resp3 { 3 } else { 2 },
+                    text(&self.lib.0),
+                    text(&self.lib.1),
+                );
+                Reply::Verbatim(Bytes::from(line))
+            }
             _ => Reply::error(format!(
                 "ERR wrong number of arguments for 'client|{}' command",
                 String::from_utf8_lossy(&sub)

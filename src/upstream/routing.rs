@@ -31,7 +31,7 @@ pub fn classify(cmd: &Command) -> Class {
             .and_then(|s| lowercase_into(s, &mut [0u8; 16]).map(|s| s.to_vec()))
             .as_deref()
         {
-            Some(b"setname" | b"getname" | b"setinfo" | b"id") => Class::Local,
+            Some(b"setname" | b"getname" | b"setinfo" | b"id" | b"info") => Class::Local,
             Some(b"reply" | b"tracking" | b"caching" | b"no-evict" | b"no-touch") => Class::Pin,
             _ => Class::Pool,
         },
