@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::blocking::Waiter;
 use super::table::{self, Spec};
-use super::{args, now_ms, Client, Ctx, State, Store};
+use super::{args, evict, now_ms, Client, Ctx, State, Store};
 use crate::command::Command;
 use crate::protocol::Reply;
 
@@ -205,6 +205,12 @@ impl Session {
             self.multi = None;
             self.unwatch(state);
         }
+        // As Redis's processCommand: free memory before any command when over the limit, and
+        // refuse one that may grow memory if that failed (inside MULTI, the transaction fails).
+        if state.config.maxmemory > 0 && !evict::free_memory(state) && evict::denies_oom(spec) {
+            self.fail_multi();
+            return Outcome::Reply(evict::oom());
+        }
         if let Some(multi) = &mut self.multi {
             if spec.flags & table::NO_MULTI == 0 {
                 multi.queued.push(cmd.clone());
@@ -308,6 +314,18 @@ impl Session {
         if dirty {
             return Reply::NilArray;
         }
+        let grows = || {
+            multi
+                .queued
+                .iter()
+                .any(|c| table::lookup(c.name()).is_some_and(evict::denies_oom))
+        };
+        if state.config.maxmemory > 0 && !evict::free_memory(state) && grows() {
+            return Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {}",
+                evict::OOM
+            ));
+        }
         self.client.no_block = true;
         // A transaction replays as one: its journaled writes are wrapped in MULTI/EXEC.
         let journal = state.journal.clone();
@@ -369,11 +387,19 @@ pub fn run(
     // ran (each through here), not as the EVAL.
     if ctx.state.dirty != dirty && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
         if let Some(journal) = &ctx.state.journal {
-            for entry in crate::failover::rewrite::for_replay(argv, &reply, ctx.now) {
+            let entries = if journal.is_aof() {
+                super::aof::entries(argv, &reply, ctx.now)
+            } else {
+                crate::failover::rewrite::for_replay(argv, &reply, ctx.now)
+            };
+            for entry in entries {
                 journal.append_in_db(ctx.client.db, &entry);
             }
         }
     }
+    // Handlers change values in place: re-measure what this command touched for maxmemory.
+    let State { touched, dbs, .. } = &mut *ctx.state;
+    touched.remeasure(dbs);
     (reply, ctx.block)
 }
 

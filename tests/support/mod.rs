@@ -163,6 +163,7 @@ impl Sidecar {
             cli.config = Some(empty_config_file());
         }
         cli.journal_dir.get_or_insert_with(temp_dir);
+        cli.data_dir.get_or_insert_with(temp_dir);
         let config = Config::load_with_env(&cli, |_| None).expect("valid test configuration");
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
