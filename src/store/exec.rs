@@ -206,10 +206,14 @@ impl Session {
             self.unwatch(state);
         }
         // As Redis's processCommand: free memory before any command when over the limit, and
-        // refuse one that may grow memory if that failed (inside MULTI, the transaction fails).
-        if state.config.maxmemory > 0 && !evict::free_memory(state) && evict::denies_oom(spec) {
-            self.fail_multi();
-            return Outcome::Reply(evict::oom());
+        // refuse one that may grow memory if that failed; inside MULTI, queuing anything is
+        // refused (the queue grows) and the transaction fails.
+        if state.config.maxmemory > 0 && !evict::free_memory(state) {
+            let queuing = self.multi.is_some() && !cmd.is("quit") && !cmd.is("reset");
+            if queuing || evict::denies_oom(spec) {
+                self.fail_multi();
+                return Outcome::Reply(evict::oom());
+            }
         }
         if let Some(multi) = &mut self.multi {
             if spec.flags & table::NO_MULTI == 0 {
@@ -308,12 +312,7 @@ impl Session {
         };
         let dirty = self.watch_dirty.load(Ordering::Relaxed);
         self.unwatch(state);
-        if multi.failed {
-            return args::err(EXECABORT);
-        }
-        if dirty {
-            return Reply::NilArray;
-        }
+        // As Redis, memory is checked before the transaction's own state.
         let grows = || {
             multi
                 .queued
@@ -325,6 +324,12 @@ impl Session {
                 "EXECABORT Transaction discarded because of: {}",
                 evict::OOM
             ));
+        }
+        if multi.failed {
+            return args::err(EXECABORT);
+        }
+        if dirty {
+            return Reply::NilArray;
         }
         self.client.no_block = true;
         // A transaction replays as one: its journaled writes are wrapped in MULTI/EXEC.
