@@ -172,7 +172,6 @@ pub fn denies_oom(spec: &Spec) -> bool {
         "sinterstore",
         "sdiffstore",
         "xadd",
-        "xgroup",
         "setbit",
         "bitfield",
         "bitop",

@@ -177,9 +177,6 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("aof_rewrite_scheduled", &0);
             f("aof_last_bgrewrite_status", &"ok");
             f("aof_last_write_status", &"ok");
-            if let Some(aof) = aof {
-                f("aof_current_size", &aof.len());
-            }
         }
         "stats" => {
             f("total_connections_received", &reg.connections);
