@@ -42,6 +42,10 @@ pub struct Cli {
     /// [env: SIDECAR_JOURNAL_DIR] [file: fallback.journal_dir] [default: data/journal]
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+    /// Where the embedded store keeps its append-only file when it is the primary
+    /// [env: SIDECAR_DATA_DIR] [file: store.data_dir] [default: data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// TOML configuration file [default: config/sidecar.toml when present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -101,6 +105,11 @@ struct LimitsSection {
 #[serde(deny_unknown_fields, default)]
 struct StoreSection {
     maxmemory: Option<String>,
+    maxmemory_policy: Option<String>,
+    data_dir: Option<PathBuf>,
+    appendonly: Option<bool>,
+    appendfsync: Option<String>,
+    auto_aof_rewrite_min_size: Option<String>,
 }
 
 /// The validated configuration.
@@ -125,6 +134,15 @@ pub struct Config {
     pub maxmemory: u64,
     /// Who may connect: `[auth]` password and `[[tenants]]` (validated; secrets redacted).
     pub auth: crate::policy::auth::AuthConfig,
+    /// What the store does past `maxmemory`.
+    pub maxmemory_policy: crate::store::evict::Policy,
+    /// Where the primary store's append-only file lives.
+    pub data_dir: PathBuf,
+    /// Persist the primary store in an append-only file.
+    pub appendonly: bool,
+    pub appendfsync: crate::failover::journal::Fsync,
+    /// The append-only file is compacted once past this size and twice its last compacted size.
+    pub auto_aof_rewrite_min_size: u64,
     /// The file the configuration was read from, if any.
     pub file: Option<PathBuf>,
 }
@@ -293,6 +311,7 @@ impl Config {
         };
         let auth =
             crate::policy::auth::AuthConfig::load(&file.auth, &file.tenants, &env, &mut errors);
+        let store = store_settings(&file.store, cli, &env, &mut errors);
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -314,8 +333,72 @@ impl Config {
             max_clients: max_clients as usize,
             maxmemory,
             auth,
+            maxmemory_policy: store.policy,
+            data_dir: store.data_dir,
+            appendonly: store.appendonly,
+            appendfsync: store.appendfsync,
+            auto_aof_rewrite_min_size: store.rewrite_min_size,
             file: path,
         })
+    }
+}
+
+/// The `[store]` settings besides maxmemory.
+struct StoreSettings {
+    policy: crate::store::evict::Policy,
+    data_dir: PathBuf,
+    appendonly: bool,
+    appendfsync: crate::failover::journal::Fsync,
+    rewrite_min_size: u64,
+}
+
+fn store_settings(
+    section: &StoreSection,
+    cli: &Cli,
+    env: &impl Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> StoreSettings {
+    use crate::failover::journal::Fsync;
+    use crate::store::evict::Policy;
+    let policy = match &section.maxmemory_policy {
+        None => Policy::default(),
+        Some(text) => Policy::parse(text).unwrap_or_else(|| {
+            errors.push(format!(
+                "store.maxmemory_policy: '{text}' is not allowed; use allkeys-lru or noeviction"
+            ));
+            Policy::default()
+        }),
+    };
+    let appendfsync = match &section.appendfsync {
+        None => Fsync::EverySec,
+        Some(text) => Fsync::parse(text).unwrap_or_else(|| {
+            errors.push(format!(
+                "store.appendfsync: '{text}' is not allowed; use always, everysec or no"
+            ));
+            Fsync::EverySec
+        }),
+    };
+    let rewrite_min_size = match &section.auto_aof_rewrite_min_size {
+        None => 64 * 1024 * 1024,
+        Some(text) => parse_size(text).unwrap_or_else(|| {
+            errors.push(format!(
+                "store.auto_aof_rewrite_min_size: '{text}' is not a size; use bytes or a unit, e.g. \"64mb\""
+            ));
+            0
+        }),
+    };
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or_else(|| env("SIDECAR_DATA_DIR").map(PathBuf::from))
+        .or(section.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    StoreSettings {
+        policy,
+        data_dir,
+        appendonly: section.appendonly.unwrap_or(true),
+        appendfsync,
+        rewrite_min_size,
     }
 }
 
@@ -460,6 +543,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("forward to itself"));
+    }
+
+    #[test]
+    fn store_settings_are_validated_by_name() {
+        let file = std::env::temp_dir().join(format!("store-cfg-{}.toml", std::process::id()));
+        std::fs::write(
+            &file,
+            "[store]\nappendfsync = \"sometimes\"\nmaxmemory_policy = \"volatile-lfu\"\n",
+        )
+        .unwrap();
+        let cli = || Cli {
+            config: Some(file.clone()),
+            ..Cli::default()
+        };
+        let err = load(cli(), &[]).unwrap_err().to_string();
+        assert!(err
+            .contains("store.appendfsync: 'sometimes' is not allowed; use always, everysec or no"));
+        assert!(err.contains("store.maxmemory_policy: 'volatile-lfu'"));
+        std::fs::write(
+            &file,
+            "[store]\ndata_dir = \"/x\"\nappendfsync = \"always\"\n",
+        )
+        .unwrap();
+        let c = load(cli(), &[("SIDECAR_DATA_DIR", "/from-env")]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from-env"));
+        assert_eq!(c.appendfsync, crate::failover::journal::Fsync::Always);
+        let c = load(cli(), &[]).unwrap();
+        assert_eq!((c.data_dir, c.appendonly), (PathBuf::from("/x"), true));
+        let _ = std::fs::remove_file(&file);
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Server {
     http: crate::http::HttpServer,
     config: Config,
     backend: Backend,
+    /// The primary store's append-only file, when persistence is on.
+    aof: Option<Arc<Journal>>,
 }
 
 impl Server {
@@ -41,11 +43,13 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let http = crate::http::HttpServer::bind(config.http).await?;
+        let mut aof = None;
         let backend = match &config.upstream {
             Some(url) => {
                 let failover = if config.fallback {
                     let store = Store::new(StoreConfig {
                         maxmemory: config.maxmemory,
+                        policy: config.maxmemory_policy,
                     });
                     let journal = Journal::open(&config.journal_dir)?;
                     Some(Arc::new(Failover::open(store, journal)))
@@ -62,15 +66,27 @@ impl Server {
                 };
                 Backend::Upstream(Arc::new(Upstream::start(upstream, failover)))
             }
-            None => Backend::Embedded(Store::new(StoreConfig {
-                maxmemory: config.maxmemory,
-            })),
+            None => {
+                let store = Store::new(StoreConfig {
+                    maxmemory: config.maxmemory,
+                    policy: config.maxmemory_policy,
+                });
+                if config.appendonly {
+                    aof = Some(crate::store::aof::open(
+                        &store,
+                        &config.data_dir,
+                        config.appendfsync,
+                    )?);
+                }
+                Backend::Embedded(store)
+            }
         };
         Ok(Server {
             listener,
             http,
             config,
             backend,
+            aof,
         })
     }
 
@@ -104,6 +120,16 @@ impl Server {
             Backend::Embedded(store) => {
                 tracing::info!(listen = %self.local_addr(), "serving from the embedded store (no upstream configured)");
                 tokio::spawn(expire_loop(store.clone(), shutdown_rx.clone()));
+                if let Some(aof) = &self.aof {
+                    tracing::info!(file = %aof.path().display(), appendfsync = aof.fsync().as_str(), "persisting to an append-only file");
+                    tokio::spawn(aof.clone().run_writer());
+                    tokio::spawn(crate::store::aof::auto_rewrite(
+                        store.clone(),
+                        aof.clone(),
+                        self.config.auto_aof_rewrite_min_size,
+                        shutdown_rx.clone(),
+                    ));
+                }
             }
             Backend::Upstream(up) => {
                 if let Some(failover) = &up.failover {
@@ -160,6 +186,12 @@ impl Server {
             tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(max_clients as u32)).await;
         if drained.is_err() {
             tracing::warn!("drain timed out; closing remaining connections");
+        }
+        if let Some(aof) = &self.aof {
+            // Whatever the fsync policy, a clean stop leaves every acknowledged write on disk.
+            if let Err(e) = aof.flush(true) {
+                tracing::error!(error = %e, file = %aof.path().display(), "append-only file flush at shutdown failed");
+            }
         }
         tracing::info!("stopped");
     }

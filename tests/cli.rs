@@ -72,6 +72,7 @@ fn an_upstream_that_is_the_sidecar_itself_is_refused() {
 
 #[test]
 fn sigterm_stops_the_sidecar_promptly_with_status_0() {
+    let data_dir = support::temp_dir();
     let port = support::free_port();
     let http = support::free_port();
     let mut child = Command::new(BIN)
@@ -82,6 +83,8 @@ fn sigterm_stops_the_sidecar_promptly_with_status_0() {
             &format!("127.0.0.1:{http}"),
             "--config",
             "/dev/null",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
         ])
         .env_remove("REDIS_URL")
         .stdout(Stdio::null())

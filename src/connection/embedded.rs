@@ -54,6 +54,13 @@ pub(super) async fn serve(
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut outcomes = Vec::new();
     let mut mode = failover.map(|f| f.health.subscribe());
+    // Replies wait for their writes to be on disk: always in fallback, and with
+    // `appendfsync always` when the store is the primary.
+    let durable = failover.map(|f| f.journal.clone()).or_else(|| {
+        store
+            .with_state(|s| s.journal.clone())
+            .filter(|j| j.fsync() == crate::failover::journal::Fsync::Always)
+    });
     // Set when there is input to parse without reading first (carried over, or read while a
     // command was blocked).
     let mut unparsed = true;
@@ -89,7 +96,7 @@ pub(super) async fn serve(
                 &mut answers,
             );
         }
-        let appended = failover.map(|f| f.journal.appended());
+        let appended = durable.as_ref().map(|j| j.appended());
         let mut done = 0;
         while done < batch.len() {
             let standing_in = || failover.is_none_or(|f| f.health.serving_store());
@@ -155,10 +162,10 @@ pub(super) async fn serve(
         }
         batch.clear();
         verdicts.clear();
-        if let (Some(f), Some(before)) = (failover, appended) {
-            let now = f.journal.appended();
+        if let (Some(journal), Some(before)) = (&durable, appended) {
+            let now = journal.appended();
             if now > before {
-                f.journal.durable(now).await;
+                journal.durable(now).await;
             }
         }
         if let Some(error) = &fatal {

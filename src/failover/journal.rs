@@ -1,17 +1,25 @@
-//! The write journal: every write the embedded store accepts while it stands in for the
-//! upstream, on disk before the client is told it succeeded.
+//! The write journal: the store's writes as commands, on disk. Two uses share it:
+//! - the failover journal: every write the embedded store accepts while it stands in for the
+//!   upstream, on disk before the client is told it succeeded (fsync `Always`), replayed later;
+//! - the append-only file (AOF) of the store when it is the primary: the same stream of entries,
+//!   fsynced per the `appendfsync` policy, compacted by [`Journal::begin_rewrite`] /
+//!   [`Journal::finish_rewrite`].
 //!
-//! Format: the commands as RESP arrays, back to back (like Redis's AOF), in `journal.resp`;
-//! `journal.ack` holds the byte offset up to which the upstream has acknowledged the entries.
+//! Format: the commands as RESP arrays, back to back (like Redis's AOF), in the journal's file
+//! (`journal.resp` or `appendonly.aof`); `journal.ack` holds the byte offset up to which the
+//! upstream has acknowledged the entries.
 //! Invariants: entries are appended in the order the store executed them (appends happen under
-//! the store's lock); `durable(seq)` returns only after entry `seq` is written and fsynced;
-//! the acknowledged offset never passes what was written; `reset` empties both files only when
-//! nothing unacknowledged remains.
+//! the store's lock); with fsync `Always`, `durable(seq)` returns only after entry `seq` is
+//! written and fsynced (with `EverySec` and `No`, after it is written); the acknowledged offset
+//! never passes what was written; `reset` empties both files only when nothing unacknowledged
+//! remains; a rewrite replaces the file atomically (rename) with a snapshot followed by every
+//! entry appended since the snapshot.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -20,9 +28,70 @@ use tokio::sync::{watch, Notify};
 use crate::command::{encode_args, Command};
 use crate::protocol::{Limits, RequestParser};
 
+/// When appended entries are fsynced (Redis's `appendfsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before the client is answered.
+    Always,
+    /// Once a second, in the background: a crash loses at most about a second of writes.
+    EverySec,
+    /// Never explicitly; the operating system decides.
+    No,
+}
+
+impl Fsync {
+    /// Parses Redis's names: `always`, `everysec`, `no`.
+    pub fn parse(text: &str) -> Option<Fsync> {
+        match text.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+/// How a journal is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// File name inside the directory.
+    pub file: &'static str,
+    pub fsync: Fsync,
+    /// The store's own persistence (AOF), not a replay log: entries pin generated ids, and
+    /// evictions are logged.
+    pub aof: bool,
+}
+
+impl Options {
+    /// The failover journal: fsync before every reply.
+    pub const REPLAY: Options = Options {
+        file: FILE,
+        fsync: Fsync::Always,
+        aof: false,
+    };
+
+    /// The append-only file of a primary store.
+    pub fn aof(fsync: Fsync) -> Options {
+        Options {
+            file: "appendonly.aof",
+            fsync,
+            aof: true,
+        }
+    }
+}
+
 /// A journal directory in use.
 pub struct Journal {
     dir: PathBuf,
+    options: Options,
     inner: Mutex<Inner>,
     wake_writer: Notify,
     durable_tx: watch::Sender<u64>,
@@ -31,13 +100,29 @@ pub struct Journal {
 struct Inner {
     /// Encoded entries not yet handed to the writer.
     buffer: BytesMut,
+    /// While a rewrite runs: the entries appended since its snapshot.
+    tail: Option<BytesMut>,
     /// Sequence number of the last entry appended.
     appended: u64,
     /// Bytes in the file, including what is buffered.
     length: u64,
     /// The database the entries are in (None: unknown, emit a SELECT first).
     db: Option<usize>,
+    /// Written since the last fsync.
+    unsynced: bool,
     file: File,
+}
+
+impl Inner {
+    fn push<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let before = self.buffer.len();
+        encode_args(args, &mut self.buffer);
+        let added = self.buffer.len() - before;
+        self.length += added as u64;
+        if let Some(tail) = &mut self.tail {
+            tail.extend_from_slice(&self.buffer[before..]);
+        }
+    }
 }
 
 /// Why the journal cannot be used.
@@ -52,42 +137,59 @@ const FILE: &str = "journal.resp";
 const ACK: &str = "journal.ack";
 
 impl Journal {
-    /// Opens (creating) the journal in `dir`; entries from a previous run are kept for replay.
+    /// Opens (creating) the failover journal in `dir`; entries from a previous run are kept for
+    /// replay.
     pub fn open(dir: &Path) -> Result<Arc<Journal>, JournalError> {
+        Journal::open_with(dir, Options::REPLAY)
+    }
+
+    /// Opens (creating) a journal in `dir` kept as `options` says.
+    pub fn open_with(dir: &Path, options: Options) -> Result<Arc<Journal>, JournalError> {
         let err = |source| JournalError {
             dir: dir.display().to_string(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(dir.join(FILE))
-            .map_err(err)?;
+        let file = open_append(&dir.join(options.file)).map_err(err)?;
         let length = file.metadata().map_err(err)?.len();
         let (durable_tx, _) = watch::channel(0);
         Ok(Arc::new(Journal {
             dir: dir.to_path_buf(),
+            options,
             inner: Mutex::new(Inner {
                 buffer: BytesMut::new(),
+                tail: None,
                 appended: 0,
                 length,
                 file,
                 db: None,
+                unsynced: false,
             }),
             wake_writer: Notify::new(),
             durable_tx,
         }))
     }
 
+    /// Whether this is a store's append-only file (not a replay journal).
+    pub fn is_aof(&self) -> bool {
+        self.options.aof
+    }
+
+    /// The fsync policy.
+    pub fn fsync(&self) -> Fsync {
+        self.options.fsync
+    }
+
+    /// The journal's file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(self.options.file)
+    }
+
     /// Appends one command; returns its sequence number for [`Journal::durable`]. Called with
     /// the store locked, so it only copies bytes; the writer task does the I/O.
     pub fn append<A: AsRef<[u8]>>(&self, args: &[A]) -> u64 {
         let mut inner = self.inner.lock();
-        let before = inner.buffer.len();
-        encode_args(args, &mut inner.buffer);
-        inner.length += (inner.buffer.len() - before) as u64;
+        inner.push(args);
         inner.appended += 1;
         let seq = inner.appended;
         drop(inner);
@@ -102,12 +204,7 @@ impl Journal {
             let mut inner = self.inner.lock();
             if inner.db != Some(db) {
                 inner.db = Some(db);
-                let before = inner.buffer.len();
-                encode_args(
-                    &[b"SELECT".as_slice(), db.to_string().as_bytes()],
-                    &mut inner.buffer,
-                );
-                inner.length += (inner.buffer.len() - before) as u64;
+                inner.push(&[b"SELECT".as_slice(), db.to_string().as_bytes()]);
             }
         }
         self.append(args)
@@ -118,32 +215,44 @@ impl Journal {
         self.inner.lock().appended
     }
 
-    /// Waits until entry `seq` is on disk.
+    /// Waits until entry `seq` is on disk (written, and fsynced with `Always`).
     pub async fn durable(&self, seq: u64) {
         let mut rx = self.durable_tx.subscribe();
         let _ = rx.wait_for(|done| *done >= seq).await;
     }
 
-    /// Writes buffered entries and fsyncs, in groups; runs for the life of the process.
+    /// Writes buffered entries, in groups, fsyncing as the policy says (with `EverySec`, once a
+    /// second in the background); runs for the life of the process.
     pub async fn run_writer(self: Arc<Self>) {
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every_sec = self.options.fsync == Fsync::EverySec;
         loop {
-            self.wake_writer.notified().await;
+            let sync = tokio::select! {
+                _ = self.wake_writer.notified() => self.options.fsync == Fsync::Always,
+                _ = second.tick(), if every_sec => true,
+            };
             let journal = self.clone();
-            let written = tokio::task::spawn_blocking(move || journal.flush()).await;
+            let written = tokio::task::spawn_blocking(move || journal.flush(sync)).await;
             match written {
                 Ok(Ok(seq)) => {
-                    self.durable_tx.send_replace(seq);
+                    self.durable_tx.send_if_modified(|done| {
+                        let newer = seq > *done;
+                        *done = (*done).max(seq);
+                        newer
+                    });
                 }
                 Ok(Err(e)) => {
-                    tracing::error!(error = %e, dir = %self.dir.display(), "journal write failed")
+                    tracing::error!(error = %e, file = %self.path().display(), "journal write failed")
                 }
                 Err(e) => tracing::error!(error = %e, "journal writer panicked"),
             }
         }
     }
 
-    /// Writes what is buffered and fsyncs; returns the last sequence number now durable.
-    fn flush(&self) -> std::io::Result<u64> {
+    /// Writes what is buffered, fsyncing if `sync` (and anything is unsynced); returns the last
+    /// sequence number written. Blocking: call at shutdown, or from a blocking thread.
+    pub fn flush(&self, sync: bool) -> std::io::Result<u64> {
         let (data, seq, mut file) = {
             let mut inner = self.inner.lock();
             (
@@ -154,9 +263,62 @@ impl Journal {
         };
         if !data.is_empty() {
             file.write_all(&data)?;
+            self.inner.lock().unsynced = true;
+        }
+        if sync && std::mem::take(&mut self.inner.lock().unsynced) {
             file.sync_data()?;
         }
         Ok(seq)
+    }
+
+    /// Starts a rewrite: from now on, appended entries are also kept aside until
+    /// [`Journal::finish_rewrite`]. Call with the store locked, right after taking the snapshot,
+    /// so that the snapshot plus these entries is the whole state.
+    pub fn begin_rewrite(&self) {
+        let mut inner = self.inner.lock();
+        inner.tail = Some(BytesMut::new());
+        // The snapshot ends in some database: the next entry must say its own.
+        inner.db = None;
+    }
+
+    /// Completes a rewrite whose snapshot is written and fsynced at `tmp`: appends the entries
+    /// kept aside, fsyncs, renames it over the journal's file and appends there from now on.
+    /// Blocking. Returns the new file's length.
+    pub fn finish_rewrite(&self, tmp: &Path) -> std::io::Result<u64> {
+        let mut inner = self.inner.lock();
+        let tail = inner.tail.take().unwrap_or_default();
+        let result = (|| {
+            let mut file = open_append(tmp)?;
+            file.write_all(&tail)?;
+            file.sync_all()?;
+            std::fs::rename(tmp, self.path())?;
+            File::open(&self.dir)?.sync_all()?;
+            let length = file.metadata()?.len();
+            Ok::<_, std::io::Error>((file, length))
+        })();
+        let (file, length) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = std::fs::remove_file(tmp);
+                return Err(e);
+            }
+        };
+        // Everything appended so far is in the new file, on disk (entries buffered before the
+        // snapshot are part of it; those after, of the tail).
+        inner.file = file;
+        inner.buffer.clear();
+        inner.length = length;
+        inner.unsynced = false;
+        let seq = inner.appended;
+        drop(inner);
+        self.durable_tx.send_modify(|done| *done = (*done).max(seq));
+        Ok(length)
+    }
+
+    /// Gives up a rewrite begun with [`Journal::begin_rewrite`] (its snapshot could not be
+    /// written); the file goes on as it was.
+    pub fn abort_rewrite(&self) {
+        self.inner.lock().tail = None;
     }
 
     /// Bytes in the journal (written or buffered).
@@ -188,7 +350,7 @@ impl Journal {
     /// Reads complete entries written after `offset`, at most `max_bytes` of them; returns each
     /// entry with the offset just past it.
     pub fn read_from(&self, offset: u64, max_bytes: usize) -> std::io::Result<Vec<(Command, u64)>> {
-        let mut file = File::open(self.dir.join(FILE))?;
+        let mut file = File::open(self.path())?;
         file.seek(SeekFrom::Start(offset))?;
         let mut raw = Vec::new();
         file.take(max_bytes as u64).read_to_end(&mut raw)?;
@@ -233,6 +395,14 @@ impl Journal {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
 }
 
 /// The arguments of `cmd` as owned `Bytes` (entries outlive the request buffers).

@@ -1,24 +1,40 @@
-//! One numbered database: the keyspace, with expiry both lazy (on access) and active (a sweep).
+//! One numbered database: the keyspace, with expiry both lazy (on access) and active (a sweep),
+//! and the figures eviction needs: each entry's measured size and last access time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use indexmap::IndexMap;
 
+use super::evict::entry_size;
 use super::value::Value;
 
-/// A key's value and its absolute expiry time in Unix milliseconds (`None`: no TTL).
+/// A key's value and its absolute expiry time in Unix milliseconds (`None`: no TTL), with the
+/// size it was last measured at and when it was last looked up (the LRU clock, Unix ms).
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
     pub expires_at: Option<u64>,
+    size: u64,
+    lru: u64,
+}
+
+impl Entry {
+    /// Unix ms of the last lookup of this key (or of its creation).
+    pub fn last_access(&self) -> u64 {
+        self.lru
+    }
 }
 
 /// A keyspace. Invariants: every key with `expires_at` has exactly one `(time, key)` pair in
-/// `expiries`; a key whose time has passed is never returned by a lookup (it is removed first).
+/// `expiries`; a key whose time has passed is never returned by a lookup (it is removed first);
+/// `used` is the sum of the entries' `size` (each measured when stored or re-measured).
+/// The map is indexed so eviction can sample random keys in O(1).
 #[derive(Default, Debug)]
 pub struct Db {
-    map: HashMap<Bytes, Entry, ahash::RandomState>,
+    map: IndexMap<Bytes, Entry, ahash::RandomState>,
     expiries: BTreeSet<(u64, Bytes)>,
+    used: u64,
 }
 
 impl Db {
@@ -33,6 +49,30 @@ impl Db {
     /// Number of keys with a TTL (for INFO keyspace).
     pub fn expiring(&self) -> usize {
         self.expiries.len()
+    }
+
+    /// Estimated bytes held by this database's keys and values.
+    pub fn used_memory(&self) -> u64 {
+        self.used
+    }
+
+    /// Measures `key`'s value again after a change made in place; no-op if the key is gone.
+    pub fn remeasure(&mut self, key: &[u8]) {
+        if let Some(entry) = self.map.get_mut(key) {
+            let size = entry_size(key, &entry.value);
+            self.used = self.used - entry.size + size;
+            entry.size = size;
+        }
+    }
+
+    /// When `key` was last accessed, without counting this as an access.
+    pub fn entry_lru(&self, key: &[u8]) -> Option<u64> {
+        self.map.get(key).map(|e| e.lru)
+    }
+
+    /// The key at position `index` (any order), with its entry; for random sampling.
+    pub fn at(&self, index: usize) -> Option<(&Bytes, &Entry)> {
+        self.map.get_index(index)
     }
 
     /// Removes `key` if its TTL has passed; true if it did.
@@ -50,9 +90,12 @@ impl Db {
     }
 
     /// The live entry at `key`.
+    /// A lookup counts as an access for LRU eviction.
     pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_due(key, now);
-        self.map.get_mut(key)
+        let entry = self.map.get_mut(key)?;
+        entry.lru = now;
+        Some(entry)
     }
 
     /// The live value at `key`.
@@ -72,7 +115,18 @@ impl Db {
         if let Some(at) = expires_at {
             self.expiries.insert((at, key.clone()));
         }
-        self.map.insert(key, Entry { value, expires_at });
+        let size = entry_size(&key, &value);
+        // The access clock of a stored key is the time it is written, as Redis's `createObject`.
+        let entry = Entry {
+            value,
+            expires_at,
+            size,
+            lru: super::now_ms(),
+        };
+        self.used += size;
+        if let Some(old) = self.map.insert(key, entry) {
+            self.used -= old.size;
+        }
     }
 
     /// Stores `value` at `key`, keeping the TTL of the value it replaces (if live).
@@ -82,7 +136,8 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let entry = self.map.remove(key)?;
+        let entry = self.map.swap_remove(key)?;
+        self.used -= entry.size;
         if let Some(at) = entry.expires_at {
             self.expiries.remove(&(at, Bytes::copy_from_slice(key)));
         }
@@ -136,6 +191,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.map.clear();
         self.expiries.clear();
+        self.used = 0;
     }
 }
 

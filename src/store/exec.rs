@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::blocking::Waiter;
 use super::table::{self, Spec};
-use super::{args, now_ms, Client, Ctx, State, Store};
+use super::{args, evict, now_ms, Client, Ctx, State, Store};
 use crate::command::Command;
 use crate::protocol::Reply;
 
@@ -211,6 +211,16 @@ impl Session {
             self.multi = None;
             self.unwatch(state);
         }
+        // As Redis's processCommand: free memory before any command when over the limit, and
+        // refuse one that may grow memory if that failed; inside MULTI, queuing anything is
+        // refused (the queue grows) and the transaction fails.
+        if state.config.maxmemory > 0 && !evict::free_memory(state) {
+            let queuing = self.multi.is_some() && !cmd.is("quit") && !cmd.is("reset");
+            if queuing || evict::denies_oom(spec) {
+                self.fail_multi();
+                return Outcome::Reply(evict::oom());
+            }
+        }
         if let Some(multi) = &mut self.multi {
             if spec.flags & table::NO_MULTI == 0 {
                 multi.queued.push(cmd.clone());
@@ -308,6 +318,19 @@ impl Session {
         };
         let dirty = self.watch_dirty.load(Ordering::Relaxed);
         self.unwatch(state);
+        // As Redis, memory is checked before the transaction's own state.
+        let grows = || {
+            multi
+                .queued
+                .iter()
+                .any(|c| table::lookup(c.name()).is_some_and(evict::denies_oom))
+        };
+        if state.config.maxmemory > 0 && !evict::free_memory(state) && grows() {
+            return Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {}",
+                evict::OOM
+            ));
+        }
         if multi.failed {
             return args::err(EXECABORT);
         }
@@ -375,11 +398,19 @@ pub fn run(
     // ran (each through here), not as the EVAL.
     if ctx.state.dirty != dirty && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
         if let Some(journal) = &ctx.state.journal {
-            for entry in crate::failover::rewrite::for_replay(argv, &reply, ctx.now) {
+            let entries = if journal.is_aof() {
+                super::aof::entries(argv, &reply, ctx.now)
+            } else {
+                crate::failover::rewrite::for_replay(argv, &reply, ctx.now)
+            };
+            for entry in entries {
                 journal.append_in_db(ctx.client.db, &entry);
             }
         }
     }
+    // Handlers change values in place: re-measure what this command touched for maxmemory.
+    let State { touched, dbs, .. } = &mut *ctx.state;
+    touched.remeasure(dbs);
     (reply, ctx.block)
 }
 

@@ -1,8 +1,9 @@
 //! INFO: Redis's sections and field names, with the values the embedded store knows.
 //!
-//! Fields Redis reports that have no meaning here (fork, AOF, allocator details) are left out;
-//! counters the store does not keep (keyspace hits/misses, expired and evicted keys) read 0.
-//! `used_memory` is an estimate from the values' sizes (see [`used_memory`]). One field is the
+//! Fields Redis reports that have no meaning here (fork, allocator details) are left out;
+//! counters the store does not keep (keyspace hits/misses, expired keys) read 0.
+//! `used_memory` is the store's own running estimate, the figure maxmemory is enforced against
+//! (see [`used_memory`]); `evicted_keys` counts LRU evictions. One field is the
 //! sidecar's own: `pubsub_dropped_messages` in Stats, messages dropped for slow subscribers.
 
 use std::fmt::Write as _;
@@ -30,34 +31,19 @@ const SECTIONS: &[(&str, bool)] = &[
     ("keyspace", true),
 ];
 
-/// Bytes a fresh store accounts for before any key (Redis's `used_memory_startup` is similar).
-const BASE_MEMORY: u64 = 900 * 1024;
+use super::evict::BASE_MEMORY;
 /// Per-key overhead on top of key and value sizes (dict entry, object header, expiry).
 const KEY_OVERHEAD: u64 = 48;
-/// Keys walked at most to estimate used memory; beyond, the average is extrapolated.
-const MEMORY_SAMPLE: usize = 20_000;
 
-/// Estimated memory of one key and its value, for MEMORY USAGE and `used_memory`.
+/// Estimated memory of one key and its value, for MEMORY USAGE.
 pub fn key_memory(key: &[u8], value: &super::Value) -> u64 {
     key.len() as u64 + value.approx_size() as u64 + KEY_OVERHEAD
 }
 
-/// Estimated bytes used by all data: exact while the store holds fewer than
-/// [`MEMORY_SAMPLE`] keys, a sample's average times the key count beyond (bounded work under
-/// the lock).
-pub fn used_memory(state: &State, now: u64) -> u64 {
-    let mut total = BASE_MEMORY;
-    for db in &state.dbs {
-        let (mut sampled, mut bytes) = (0u64, 0u64);
-        for (key, entry) in db.iter_live(now).take(MEMORY_SAMPLE) {
-            sampled += 1;
-            bytes += key_memory(key, &entry.value);
-        }
-        if let Some(average) = bytes.checked_div(sampled) {
-            total += average * db.len() as u64 + bytes % sampled;
-        }
-    }
-    total
+/// Estimated bytes used by all data: the running total the store keeps for maxmemory (see
+/// [`super::evict`]).
+pub fn used_memory(state: &State) -> u64 {
+    super::evict::used_memory(state)
 }
 
 /// Bytes as Redis's `bytesToHuman`: `512B`, `1.50K`, `2.00M`, ...
@@ -157,7 +143,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("clients_in_timeout_table", &0);
         }
         "memory" => {
-            let used = used_memory(state, ctx.now);
+            let used = used_memory(state);
             let peak = used.max(reg.memory_peak);
             let rss = rss();
             let max = state.config.maxmemory;
@@ -171,7 +157,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("used_memory_dataset", &(used - BASE_MEMORY));
             f("maxmemory", &max);
             f("maxmemory_human", &human(max));
-            f("maxmemory_policy", &"noeviction");
+            f("maxmemory_policy", &state.config.policy.as_str());
             f("mem_allocator", &"libc");
             ctx.state.pubsub.clients.memory_peak = peak;
         }
@@ -185,7 +171,8 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("rdb_bgsave_in_progress", &0);
             f("rdb_last_save_time", &reg.last_save);
             f("rdb_last_bgsave_status", &"ok");
-            f("aof_enabled", &0);
+            let aof = state.journal.as_ref().filter(|j| j.is_aof());
+            f("aof_enabled", &u8::from(aof.is_some()));
             f("aof_rewrite_in_progress", &0);
             f("aof_rewrite_scheduled", &0);
             f("aof_last_bgrewrite_status", &"ok");
@@ -197,7 +184,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("instantaneous_ops_per_sec", &0);
             f("rejected_connections", &0);
             f("expired_keys", &0);
-            f("evicted_keys", &0);
+            f("evicted_keys", &state.evictor.evicted);
             f("keyspace_hits", &0);
             f("keyspace_misses", &0);
             f("pubsub_channels", &state.pubsub.numchannels());

@@ -8,9 +8,12 @@
 //! Layout: [`db`] keyspace and expiry, [`value`] the types, [`table`] the command table,
 //! [`exec`] the executor (MULTI/EXEC, WATCH, blocking), one module per command family.
 
+pub mod aof;
 pub mod args;
 pub mod blocking;
 pub mod db;
+mod dump;
+pub mod evict;
 pub mod exec;
 pub mod glob;
 pub mod scan;
@@ -80,12 +83,15 @@ pub const DATABASES: usize = 16;
 pub struct StoreConfig {
     /// Memory limit for stored data in bytes; 0 means none.
     pub maxmemory: u64,
+    /// What to do past `maxmemory`.
+    pub policy: evict::Policy,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             maxmemory: 256 * 1024 * 1024,
+            policy: evict::Policy::default(),
         }
     }
 }
@@ -112,6 +118,12 @@ pub struct State {
     pub journal: Option<std::sync::Arc<crate::failover::Journal>>,
     /// Count of changes since start (Redis's `server.dirty`).
     pub dirty: u64,
+    /// Eviction pool and counters.
+    pub evictor: evict::Evictor,
+    /// Keys changed by the running command, re-measured when it ends.
+    pub touched: evict::Touched,
+    /// A file is being loaded: no eviction, no OOM refusals.
+    pub loading: bool,
     next_client_id: u64,
 }
 
@@ -155,6 +167,7 @@ impl Ctx<'_> {
     /// Records a change to `key` in the client's database: WATCHers are invalidated.
     pub fn touch(&mut self, key: &[u8]) {
         self.state.dirty += 1;
+        self.state.touched.push(self.client.db, key);
         self.state.watches.touch(self.client.db, key);
     }
 
@@ -189,6 +202,9 @@ impl Store {
             config,
             journal: None,
             dirty: 0,
+            evictor: Default::default(),
+            touched: Default::default(),
+            loading: false,
             next_client_id: 1,
         };
         Store {
@@ -224,8 +240,17 @@ impl Store {
     }
 
     /// Executes `cmds` as one client would, replies discarded (loading a journal or a file).
+    /// Nothing is evicted or refused for memory while loading.
     pub fn load(&self, cmds: &[crate::command::Command]) {
         let mut session = Session::new(self.client());
+        self.load_with(&mut session, cmds);
+        session.close(self);
+    }
+
+    /// Like [`Store::load`], with a session that lives across calls (a file loaded in chunks
+    /// keeps its SELECT and MULTI state).
+    pub fn load_with(&self, session: &mut Session, cmds: &[crate::command::Command]) {
+        self.with_state(|s| s.loading = true);
         let mut outcomes = Vec::new();
         let mut done = 0;
         while done < cmds.len() {
@@ -233,7 +258,7 @@ impl Store {
             done += n.max(1);
             outcomes.clear();
         }
-        session.close(self);
+        self.with_state(|s| s.loading = false);
     }
 
     /// Removes keys whose TTL passed, a bounded number per database; the active half of expiry.

@@ -154,6 +154,18 @@ impl Sidecar {
         })
     }
 
+    /// A sidecar serving from its embedded store with `toml` as its configuration file and its
+    /// append-only file in `data_dir` (a restart with the same directory finds the data).
+    pub fn embedded_with(toml: &str, data_dir: &std::path::Path) -> Sidecar {
+        let file = temp_dir().join("sidecar.toml");
+        std::fs::write(&file, toml).unwrap();
+        Sidecar::start(Cli {
+            config: Some(file),
+            data_dir: Some(data_dir.to_path_buf()),
+            ..Cli::default()
+        })
+    }
+
     /// A sidecar from flags; listen and http default to free ports, and no config file is read
     /// unless `cli.config` names one.
     pub fn start(mut cli: Cli) -> Sidecar {
@@ -163,6 +175,7 @@ impl Sidecar {
             cli.config = Some(empty_config_file());
         }
         cli.journal_dir.get_or_insert_with(temp_dir);
+        cli.data_dir.get_or_insert_with(temp_dir);
         if std::env::var_os("RUST_LOG").is_some() {
             // The sidecar's logs in the test output, for debugging a failure.
             let _ = tracing_subscriber::fmt()
