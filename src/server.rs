@@ -95,7 +95,9 @@ impl Server {
                 ..Limits::default()
             },
             shutdown: shutdown_rx.clone(),
-            chain: Arc::new(crate::policy::Chain::new(Vec::new())),
+            chain: Arc::new(crate::policy::Chain::new(vec![Arc::new(
+                crate::metrics::MetricsPolicy,
+            )])),
         };
         match &self.backend {
             Backend::Embedded(store) => {
@@ -119,7 +121,7 @@ impl Server {
                 tracing::info!(listen = %self.local_addr(), upstream = %up.config.url, "forwarding to upstream");
             }
         }
-        tokio::spawn(self.http.run(shutdown_rx.clone()));
+        tokio::spawn(self.http.run(self.backend.clone(), shutdown_rx.clone()));
         let max_clients = self.config.max_clients;
         let slots = Arc::new(Semaphore::new(max_clients));
         tokio::pin!(stop);
@@ -137,6 +139,7 @@ impl Server {
                     };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, max_clients, "refusing client: max number of clients reached");
+                        crate::metrics::client_refused();
                         tokio::spawn(async move {
                             let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
                         });
