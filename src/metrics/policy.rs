@@ -107,7 +107,78 @@ fn tenant_count(tenant: &str, outcome: Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{Chain, Verdict};
+    use crate::protocol::Reply;
     use bytes::Bytes;
+    use std::sync::Arc;
+
+    struct RefuseFlushall;
+    impl Policy for RefuseFlushall {
+        fn request(&self, _: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
+            if cmd.is("flushall") {
+                return Err(Reply::error("ERR refused"));
+            }
+            Ok(Verdict::default())
+        }
+    }
+
+    #[test]
+    fn refusals_count_with_their_own_outcome() {
+        let chain = Chain::new(vec![Arc::new(MetricsPolicy), Arc::new(RefuseFlushall)]);
+        assert!(chain.observes());
+        let mut session = PolicySession {
+            tenant: Some("t-refused".into()),
+            ..PolicySession::default()
+        };
+        let mut cmd = Command::from_strs(&["FLUSHALL"]);
+        assert!(chain.request(&mut session, &mut cmd).is_err());
+        chain.refused(&session, &cmd);
+        let text = crate::metrics::render();
+        assert!(
+            text.contains(r#"redis_sidecar_commands_total{command="flushall",outcome="refused"} "#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"redis_sidecar_tenant_commands_total{tenant="t-refused",outcome="refused"} 1"#
+        ));
+    }
+
+    #[test]
+    fn tenants_past_the_bound_count_as_other() {
+        for i in 0..(MAX_LABEL_VALUES + 10) {
+            tenant_count(&format!("t-unit-{i}"), Outcome::Ok);
+        }
+        let text = crate::metrics::render();
+        let named = text
+            .lines()
+            .filter(|l| l.starts_with("redis_sidecar_tenant_commands_total{tenant=\"t-unit-"))
+            .filter(|l| l.contains("outcome=\"ok\""))
+            .count();
+        assert!(
+            named > 0 && named <= MAX_LABEL_VALUES,
+            "{named} tenants named"
+        );
+        assert!(
+            text.contains(r#"redis_sidecar_tenant_commands_total{tenant="other",outcome="ok"}"#)
+        );
+    }
+
+    #[test]
+    fn namespaces_past_the_bound_count_as_other() {
+        for i in 0..(MAX_LABEL_VALUES + 10) {
+            namespaces::record(format!("ns-unit-{i}:x:1").as_bytes(), i % 2 == 0);
+        }
+        let text = crate::metrics::render();
+        let named = text
+            .lines()
+            .filter(|l| l.starts_with("redis_sidecar_read_hits_total{namespace=\"ns-unit-"))
+            .count();
+        assert!(
+            named > 0 && named <= MAX_LABEL_VALUES,
+            "{named} namespaces named"
+        );
+        assert!(text.contains(r#"redis_sidecar_read_hits_total{namespace="other"}"#));
+    }
 
     #[test]
     fn tenant_prefixes_are_not_part_of_the_namespace() {
