@@ -6,7 +6,6 @@
 //! up a table built once (no allocation); each handle is registered on first use, so commands
 //! never used add no series to the exposition.
 
-use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 
 use metrics::{Counter, Histogram, Label};
@@ -107,7 +106,7 @@ impl Slot {
 
 struct Table {
     slots: Vec<Slot>,
-    index: HashMap<&'static str, usize>,
+    index: ahash::AHashMap<&'static [u8], usize>,
     longest: usize,
 }
 
@@ -115,7 +114,11 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
     let mut names: Vec<&'static str> = crate::store::table::all().map(|s| s.name).collect();
     names.sort_unstable();
     names.push(OTHER);
-    let index = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let index = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_bytes(), i))
+        .collect();
     let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
     Table {
         slots: names.into_iter().map(Slot::new).collect(),
@@ -134,9 +137,7 @@ pub fn slot(name: &[u8]) -> &'static Slot {
             for (dst, src) in lower.iter_mut().zip(name) {
                 *dst = src.to_ascii_lowercase();
             }
-            std::str::from_utf8(lower)
-                .ok()
-                .and_then(|n| table.index.get(n))
+            table.index.get(&lower[..])
         })
         .flatten();
     let other = table.slots.len() - 1;

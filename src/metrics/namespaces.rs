@@ -7,7 +7,6 @@
 //! names that are long or not UTF-8, count as `other`. Counting a known namespace takes a read
 //! lock and allocates nothing.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use metrics::{Counter, Label};
@@ -43,8 +42,8 @@ impl Pair {
     }
 }
 
-static KNOWN: LazyLock<RwLock<HashMap<Box<[u8]>, Pair>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+static KNOWN: LazyLock<RwLock<ahash::AHashMap<Box<[u8]>, Pair>>> =
+    LazyLock::new(|| RwLock::new(ahash::AHashMap::new()));
 static OTHERS: LazyLock<Pair> = LazyLock::new(|| Pair::new(OTHER));
 
 /// The namespace of `key` (see the module doc), as a slice of it.

@@ -5,7 +5,6 @@
 //! atomic adds and (for tenants and read namespaces) a read-locked map lookup, allocating only
 //! the first time a label value is seen (bounded).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 
@@ -84,8 +83,8 @@ fn tenant_counters(tenant: &str) -> TenantCounters {
     [c(Outcome::Ok), c(Outcome::Error), c(Outcome::Refused)]
 }
 
-static TENANTS: LazyLock<RwLock<HashMap<Box<str>, TenantCounters>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+static TENANTS: LazyLock<RwLock<ahash::AHashMap<Box<str>, TenantCounters>>> =
+    LazyLock::new(|| RwLock::new(ahash::AHashMap::new()));
 static OTHER_TENANTS: LazyLock<TenantCounters> = LazyLock::new(|| tenant_counters(OTHER));
 
 /// Counts a command of `tenant` (at most [`MAX_LABEL_VALUES`] tenants by name, then `other`).
