@@ -35,6 +35,13 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
+/// The sidecar's `/metrics` at `addr`.
+pub fn scrape(addr: SocketAddr) -> String {
+    let (status, body) = http_get(addr, "/metrics");
+    assert_eq!(status, 200, "/metrics: {body}");
+    body
+}
+
 /// The value of the series `series` (name with labels exactly as exported, e.g.
 /// `redis_sidecar_commands_total{command="get",outcome="ok"}`), or 0 if absent.
 pub fn value(exposition: &str, series: &str) -> f64 {
