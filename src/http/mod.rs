@@ -43,8 +43,10 @@ struct Context {
 
 /// A response: status line, content type, body.
 pub struct Response {
+    /// Code and reason, as in the status line (`200 OK`).
     pub status: &'static str,
     pub content_type: &'static str,
+    /// Sent whole, with its length (no chunking).
     pub body: Vec<u8>,
 }
 
@@ -60,6 +62,7 @@ impl Response {
 }
 
 impl HttpServer {
+    /// Binds `addr` (a port in use fails here, before anything runs).
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<HttpServer> {
         let listener = TcpListener::bind(addr)
             .await

@@ -22,6 +22,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The `outcome` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -33,6 +34,7 @@ impl Outcome {
 
 /// The handles of one command name.
 pub struct Slot {
+    /// The `command` label value (lowercase, from the store's table, or `other`).
     pub name: &'static str,
     /// Whether a reply of this command tells a hit from a miss (see [`READS`]).
     pub read: bool,

@@ -28,10 +28,13 @@ pub struct View {
     pub latency_ms: Option<f64>,
     /// Why the upstream last failed, if it did.
     pub last_error: Option<String>,
+    /// Journal bytes the upstream has not acknowledged yet.
     pub journal_pending_bytes: u64,
+    /// Entries appended to the journal since start.
     pub journal_entries: u64,
     /// Share of the journal acknowledged by the upstream (1 when nothing is pending).
     pub replay_progress: f64,
+    /// Dedicated (pinned) upstream connections held by clients now.
     pub dedicated_connections: usize,
 }
 
