@@ -8,7 +8,9 @@
 //! - [`upstream`]: upstream URLs, connections, and matching replies to requests.
 //! - [`store`]: the embedded Redis-compatible store.
 //! - [`config`]: defaults < file < env < flags, validated.
-//! - [`http`]: health endpoint.
+//! - [`policy`]: the layers every command passes through.
+//! - [`metrics`]: Prometheus metrics (names in one place), the metrics policy, status data.
+//! - [`http`]: `/metrics`, `/health`, `/health/redis`, the status page.
 
 pub mod command;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod connection;
 pub mod failover;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod server;

@@ -105,7 +105,8 @@ impl Server {
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         // The policy chain, in order: auth/tenants first.
-        let mut policies: Vec<Arc<dyn crate::policy::Policy>> = Vec::new();
+        let mut policies: Vec<Arc<dyn crate::policy::Policy>> =
+            vec![Arc::new(crate::metrics::MetricsPolicy)];
         policies.extend(crate::policy::tenant::policy(&self.config.auth));
         let shared = Shared {
             backend: self.backend.clone(),
@@ -148,7 +149,7 @@ impl Server {
                 tracing::info!(listen = %self.local_addr(), upstream = %up.config.url, "forwarding to upstream");
             }
         }
-        tokio::spawn(self.http.run(shutdown_rx.clone()));
+        tokio::spawn(self.http.run(self.backend.clone(), shutdown_rx.clone()));
         let max_clients = self.config.max_clients;
         let slots = Arc::new(Semaphore::new(max_clients));
         tokio::pin!(stop);
@@ -166,6 +167,7 @@ impl Server {
                     };
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, max_clients, "refusing client: max number of clients reached");
+                        crate::metrics::client_refused();
                         tokio::spawn(async move {
                             let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
                         });

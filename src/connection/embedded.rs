@@ -82,7 +82,7 @@ pub(super) async fn serve(
                 }
                 read = socket.read_buf(&mut rbuf) => match read {
                     Ok(0) | Err(_) => break Exit::Closed,
-                    Ok(_) => {}
+                    Ok(n) => crate::metrics::received(n),
                 },
             }
         }
@@ -117,6 +117,7 @@ pub(super) async fn serve(
                         if socket.write_all(&wbuf).await.is_err() {
                             break 'conn Exit::Closed;
                         }
+                        crate::metrics::sent(wbuf.len());
                         wbuf.clear();
                         let wait = blocked.wait();
                         tokio::pin!(wait);
@@ -134,7 +135,10 @@ pub(super) async fn serve(
                                 // Watch the socket: a client that leaves un-parks its command.
                                 read = socket.read_buf(&mut rbuf), if rbuf.len() < BACKPRESSURE_BYTES => match read {
                                     Ok(0) | Err(_) => break 'conn Exit::Closed,
-                                    Ok(_) => unparsed = true,
+                                    Ok(n) => {
+                                        crate::metrics::received(n);
+                                        unparsed = true;
+                                    }
                                 },
                             }
                         }
@@ -175,6 +179,7 @@ pub(super) async fn serve(
             if socket.write_all(&wbuf).await.is_err() {
                 break Exit::Closed;
             }
+            crate::metrics::sent(wbuf.len());
             wbuf.clear();
         }
         if fatal.is_some() || session.client.closing {
@@ -214,6 +219,7 @@ async fn hand_back(
     if !wbuf.is_empty() && socket.write_all(wbuf).await.is_err() {
         return Exit::Closed;
     }
+    crate::metrics::sent(wbuf.len());
     wbuf.clear();
     let client = &session.client;
     if session.in_multi() || client.db != 0 || client.subscriptions > 0 {

@@ -201,12 +201,16 @@ pub(super) async fn serve(
                 }
             }
             written = client_w.write(&d.out), if !d.out.is_empty() => match written {
-                Ok(n) if n > 0 => d.out.advance(n),
+                Ok(n) if n > 0 => {
+                    crate::metrics::sent(n);
+                    d.out.advance(n);
+                }
                 _ => break Exit::Closed,
             },
             read = client_r.read_buf(&mut rbuf), if read_client => match read {
                 Ok(0) | Err(_) => break Exit::Closed,
-                Ok(_) => {
+                Ok(n) => {
+                    crate::metrics::received(n);
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
                     for cmd in batch.drain(..) {
                         if d.closing {

@@ -70,6 +70,7 @@ pub enum Exit {
 
 /// Serves one client until it leaves, errs, or the server shuts down.
 pub async fn serve(mut socket: TcpStream, mut shared: Shared) {
+    let _counted = crate::metrics::client_accepted();
     let _ = socket.set_nodelay(true);
     let fresh = || Carry {
         rbuf: BytesMut::with_capacity(READ_CHUNK),

@@ -35,10 +35,13 @@ impl Tracked {
     pub fn admit(chain: &Chain, session: &mut PolicySession, mut cmd: Command) -> Tracked {
         match chain.request(session, &mut cmd) {
             Ok(verdict) => Tracked::new(cmd, verdict),
-            Err(reply) => Tracked {
-                answer: Some(reply),
-                ..Tracked::new(cmd, Verdict::default())
-            },
+            Err(reply) => {
+                chain.refused(session, &cmd);
+                Tracked {
+                    answer: Some(reply),
+                    ..Tracked::new(cmd, Verdict::default())
+                }
+            }
         }
     }
 }
@@ -73,6 +76,7 @@ pub fn finish_frame(
             elapsed: tracked.started.elapsed(),
             served,
             error,
+            empty: crate::metrics::empty_frame(frame),
             session,
         });
     }
@@ -122,6 +126,7 @@ pub fn finish_reply(
             elapsed,
             served: Served::Store,
             error,
+            empty: crate::metrics::empty_reply(&reply),
             session,
         });
     }

@@ -66,6 +66,9 @@ pub struct Completed<'a> {
     pub served: Served,
     /// The reply was an error.
     pub error: bool,
+    /// The reply carried nothing: a nil, an empty array/map/set, or the integer 0 (for a read,
+    /// a miss).
+    pub empty: bool,
     pub session: &'a PolicySession,
 }
 
@@ -89,6 +92,9 @@ pub trait Policy: Send + Sync {
 
     /// Observes a command that was answered (the slow log, metrics).
     fn completed(&self, _done: &Completed) {}
+
+    /// Observes a command the chain answered itself (some policy's `request` returned `Err`).
+    fn refused(&self, _session: &PolicySession, _cmd: &Command) {}
 
     /// Whether `completed` does anything (if no policy observes, commands are not tracked).
     fn observes(&self) -> bool {
@@ -145,6 +151,13 @@ impl Chain {
     pub fn completed(&self, done: &Completed) {
         for policy in &self.policies {
             policy.completed(done);
+        }
+    }
+
+    /// Runs every policy's `refused` for a command the chain answered itself.
+    pub fn refused(&self, session: &PolicySession, cmd: &Command) {
+        for policy in &self.policies {
+            policy.refused(session, cmd);
         }
     }
 

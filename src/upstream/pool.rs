@@ -90,6 +90,7 @@ struct Conn {
     writer: Writer,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    _counted: crate::metrics::UpstreamGuard,
 }
 
 async fn run_conn(
@@ -176,6 +177,7 @@ async fn accept(
                         writer: link.writer,
                         rbuf: BytesMut::with_capacity(READ_CHUNK),
                         wbuf: BytesMut::with_capacity(READ_CHUNK),
+                        _counted: crate::metrics::upstream_connected(),
                     });
                     tracing::debug!(upstream = %config.url, "pool connection established");
                 }

@@ -1,0 +1,192 @@
+//! The metrics layer of the policy chain: counts and times every command, and classifies reads
+//! as hits or misses by key namespace.
+//!
+//! Invariants: it never rewrites or refuses anything; per command it does a table lookup, a few
+//! atomic adds and (for tenants and read namespaces) a read-locked map lookup, allocating only
+//! the first time a label value is seen (bounded).
+
+use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
+
+use metrics::{Counter, Label};
+use parking_lot::RwLock;
+
+use super::commands::{self, Outcome};
+use super::names::{self, MAX_LABEL_VALUES, OTHER};
+use super::{latency, namespaces, status};
+use crate::command::Command;
+use crate::policy::{Completed, Policy, PolicySession};
+
+/// The metrics policy; put it first in the chain so it sees every command.
+#[derive(Debug, Default)]
+pub struct MetricsPolicy;
+
+impl Policy for MetricsPolicy {
+    fn observes(&self) -> bool {
+        true
+    }
+
+    fn completed(&self, done: &Completed) {
+        let slot = commands::slot(done.cmd.name());
+        let outcome = if done.error {
+            Outcome::Error
+        } else {
+            Outcome::Ok
+        };
+        slot.count(outcome);
+        slot.record_latency(done.elapsed.as_secs_f64());
+        latency::record(done.elapsed);
+        status::COMMANDS.fetch_add(1, Ordering::Relaxed);
+        if done.error {
+            status::ERRORS.fetch_add(1, Ordering::Relaxed);
+        }
+        if slot.read && !done.error {
+            if let Some(key) = done.cmd.args.get(1) {
+                namespaces::record(unprefixed(done.session, key), !done.empty);
+            }
+        }
+        if let Some(tenant) = &done.session.tenant {
+            tenant_count(tenant, outcome);
+        }
+    }
+
+    fn refused(&self, session: &PolicySession, cmd: &Command) {
+        commands::slot(cmd.name()).count(Outcome::Refused);
+        status::COMMANDS.fetch_add(1, Ordering::Relaxed);
+        status::REFUSED.fetch_add(1, Ordering::Relaxed);
+        if let Some(tenant) = &session.tenant {
+            tenant_count(tenant, Outcome::Refused);
+        }
+    }
+}
+
+/// The key as the client wrote it (without its tenant's prefix, which a tenant layer adds).
+fn unprefixed<'a>(session: &PolicySession, key: &'a [u8]) -> &'a [u8] {
+    match &session.prefix {
+        Some(prefix) => key.strip_prefix(&prefix[..]).unwrap_or(key),
+        None => key,
+    }
+}
+
+type TenantCounters = [Counter; 3];
+
+fn tenant_counters(tenant: &str) -> TenantCounters {
+    let c = |o: Outcome| {
+        super::counter(
+            &names::TENANT_COMMANDS,
+            vec![
+                Label::new("tenant", tenant.to_string()),
+                Label::from_static_parts("outcome", o.as_str()),
+            ],
+        )
+    };
+    [c(Outcome::Ok), c(Outcome::Error), c(Outcome::Refused)]
+}
+
+static TENANTS: LazyLock<RwLock<ahash::AHashMap<Box<str>, TenantCounters>>> =
+    LazyLock::new(|| RwLock::new(ahash::AHashMap::new()));
+static OTHER_TENANTS: LazyLock<TenantCounters> = LazyLock::new(|| tenant_counters(OTHER));
+
+/// Counts a command of `tenant` (at most [`MAX_LABEL_VALUES`] tenants by name, then `other`).
+fn tenant_count(tenant: &str, outcome: Outcome) {
+    if let Some(counters) = TENANTS.read().get(tenant) {
+        return counters[outcome as usize].increment(1);
+    }
+    let mut known = TENANTS.write();
+    if known.len() >= MAX_LABEL_VALUES && !known.contains_key(tenant) {
+        drop(known);
+        return OTHER_TENANTS[outcome as usize].increment(1);
+    }
+    known
+        .entry(tenant.into())
+        .or_insert_with(|| tenant_counters(tenant))[outcome as usize]
+        .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Chain, Verdict};
+    use crate::protocol::Reply;
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    struct RefuseFlushall;
+    impl Policy for RefuseFlushall {
+        fn request(&self, _: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
+            if cmd.is("flushall") {
+                return Err(Reply::error("ERR refused"));
+            }
+            Ok(Verdict::default())
+        }
+    }
+
+    #[test]
+    fn refusals_count_with_their_own_outcome() {
+        let chain = Chain::new(vec![Arc::new(MetricsPolicy), Arc::new(RefuseFlushall)]);
+        assert!(chain.observes());
+        let mut session = PolicySession {
+            tenant: Some("t-refused".into()),
+            ..PolicySession::default()
+        };
+        let mut cmd = Command::from_strs(&["FLUSHALL"]);
+        assert!(chain.request(&mut session, &mut cmd).is_err());
+        chain.refused(&session, &cmd);
+        let text = crate::metrics::render();
+        assert!(
+            text.contains(r#"redis_sidecar_commands_total{command="flushall",outcome="refused"} "#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"redis_sidecar_tenant_commands_total{tenant="t-refused",outcome="refused"} 1"#
+        ));
+    }
+
+    #[test]
+    fn tenants_past_the_bound_count_as_other() {
+        for i in 0..(MAX_LABEL_VALUES + 10) {
+            tenant_count(&format!("t-unit-{i}"), Outcome::Ok);
+        }
+        let text = crate::metrics::render();
+        let named = text
+            .lines()
+            .filter(|l| l.starts_with("redis_sidecar_tenant_commands_total{tenant=\"t-unit-"))
+            .filter(|l| l.contains("outcome=\"ok\""))
+            .count();
+        assert!(
+            named > 0 && named <= MAX_LABEL_VALUES,
+            "{named} tenants named"
+        );
+        assert!(
+            text.contains(r#"redis_sidecar_tenant_commands_total{tenant="other",outcome="ok"}"#)
+        );
+    }
+
+    #[test]
+    fn namespaces_past_the_bound_count_as_other() {
+        for i in 0..(MAX_LABEL_VALUES + 10) {
+            namespaces::record(format!("ns-unit-{i}:x:1").as_bytes(), i % 2 == 0);
+        }
+        let text = crate::metrics::render();
+        let named = text
+            .lines()
+            .filter(|l| l.starts_with("redis_sidecar_read_hits_total{namespace=\"ns-unit-"))
+            .count();
+        assert!(
+            named > 0 && named <= MAX_LABEL_VALUES,
+            "{named} namespaces named"
+        );
+        assert!(text.contains(r#"redis_sidecar_read_hits_total{namespace="other"}"#));
+    }
+
+    #[test]
+    fn tenant_prefixes_are_not_part_of_the_namespace() {
+        let session = PolicySession {
+            prefix: Some(Bytes::from_static(b"ws:7:")),
+            ..PolicySession::default()
+        };
+        assert_eq!(unprefixed(&session, b"ws:7:flow:state:1"), b"flow:state:1");
+        assert_eq!(unprefixed(&session, b"other:1"), b"other:1");
+        assert_eq!(unprefixed(&PolicySession::default(), b"ws:7:a"), b"ws:7:a");
+    }
+}
