@@ -59,6 +59,10 @@ struct FileConfig {
     limits: LimitsSection,
     store: StoreSection,
     fallback: FallbackSection,
+    // Read by hand (crate::policy) so that every invalid field is reported, named.
+    budget: Option<toml::Table>,
+    slowlog: Option<toml::Table>,
+    compression: Option<toml::Table>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -121,6 +125,11 @@ pub struct Config {
     pub max_request_bytes: usize,
     pub max_clients: usize,
     pub maxmemory: u64,
+    /// The command-cost budget (None: no budget).
+    pub budget: Option<crate::policy::budget_config::BudgetConfig>,
+    pub slowlog: crate::policy::slowlog::SlowlogConfig,
+    /// Compression of large values (applies only with an upstream).
+    pub compression: crate::policy::compress::CompressionConfig,
     /// The file the configuration was read from, if any.
     pub file: Option<PathBuf>,
 }
@@ -287,6 +296,17 @@ impl Config {
                 0
             }),
         };
+        let budget = crate::policy::budget_config::BudgetConfig::from_toml(
+            file.budget.as_ref(),
+            &mut errors,
+        );
+        let slowlog =
+            crate::policy::slowlog::SlowlogConfig::from_toml(file.slowlog.as_ref(), &mut errors);
+        let compression = crate::policy::compress::CompressionConfig::from_toml(
+            file.compression.as_ref(),
+            env("REDIS_COMPRESSION_THRESHOLD"),
+            &mut errors,
+        );
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -307,6 +327,9 @@ impl Config {
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
             maxmemory,
+            budget,
+            slowlog,
+            compression,
             file: path,
         })
     }

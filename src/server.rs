@@ -16,6 +16,10 @@ use tokio::sync::{watch, Semaphore};
 use crate::config::Config;
 use crate::connection::{self, Backend, Shared};
 use crate::failover::{monitor, Failover, Journal};
+use crate::policy::budget::{Billing, BudgetPolicy};
+use crate::policy::compress::CompressPolicy;
+use crate::policy::slowlog::SlowlogPolicy;
+use crate::policy::Policy;
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
 use crate::upstream::{Upstream, UpstreamConfig};
@@ -95,7 +99,7 @@ impl Server {
                 ..Limits::default()
             },
             shutdown: shutdown_rx.clone(),
-            chain: Arc::new(crate::policy::Chain::new(Vec::new())),
+            chain: Arc::new(crate::policy::Chain::new(self.policies(&shutdown_rx))),
         };
         match &self.backend {
             Backend::Embedded(store) => {
@@ -159,6 +163,39 @@ impl Server {
             tracing::warn!("drain timed out; closing remaining connections");
         }
         tracing::info!("stopped");
+    }
+}
+
+impl Server {
+    /// The policy chain's layers, in order (the slow log first, so SLOWLOG is answered free).
+    fn policies(&self, shutdown: &watch::Receiver<bool>) -> Vec<Arc<dyn Policy>> {
+        let mut chain: Vec<Arc<dyn Policy>> = Vec::new();
+        if let Some(slowlog) = SlowlogPolicy::new(&self.config.slowlog) {
+            chain.push(Arc::new(slowlog));
+        }
+        let upstream = match &self.backend {
+            Backend::Upstream(up) => Some(up),
+            Backend::Embedded(_) => None,
+        };
+        if let Some(budget) = &self.config.budget {
+            let billing = match upstream {
+                None => Billing::Never,
+                Some(up) => up.failover.as_ref().map_or(Billing::Always, |f| {
+                    Billing::UnlessFallback(f.health.clone())
+                }),
+            };
+            let policy = BudgetPolicy::new(budget.clone(), billing);
+            if let (Some(leases), Some(up)) = (policy.leases(), upstream) {
+                tokio::spawn(leases.run(up.config.clone(), shutdown.clone()));
+            }
+            chain.push(Arc::new(policy));
+        }
+        if upstream.is_some() && self.config.compression.enabled {
+            chain.push(Arc::new(CompressPolicy::new(
+                self.config.compression.clone(),
+            )));
+        }
+        chain
     }
 }
 

@@ -11,6 +11,16 @@
 //! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
 //!   its configuration section and shared by all connections.
 
+pub mod budget;
+pub mod budget_config;
+pub mod budget_shared;
+pub mod budget_window;
+pub mod compress;
+pub mod compress_codec;
+pub mod compress_config;
+pub mod compress_script;
+pub mod slowlog;
+
 use std::sync::Arc;
 use std::time::Duration;
 
