@@ -250,7 +250,7 @@ impl Policy for CompressPolicy {
                     .collect();
                 // A wrong arity keeps Redis's own error (a script would word it differently).
                 let arity_ok = crate::store::table::lookup(cmd.name())
-                    .is_some_and(|spec| spec.arity_ok(cmd.args.len()));
+                    .is_none_or(|spec| spec.arity_ok(cmd.args.len()));
                 if !keys.is_empty() && arity_ok {
                     let original = std::mem::take(cmd.args_mut());
                     *cmd.args_mut() = guard(&keys, original);
