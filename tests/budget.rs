@@ -2,8 +2,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use redis_sidecar::config::{Cli, Config};
 use support::{temp_dir, RawClient, RedisServer, Sidecar};
 

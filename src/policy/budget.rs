@@ -49,7 +49,7 @@ impl Billing {
 }
 
 enum Account {
-    Local(Mutex<SlidingWindow>),
+    Local(Box<Mutex<SlidingWindow>>),
     Shared(Arc<Leases>),
 }
 
@@ -74,7 +74,7 @@ impl BudgetPolicy {
                 config.window,
             )))
         } else {
-            Account::Local(Mutex::new(SlidingWindow::new(config.window)))
+            Account::Local(Box::new(Mutex::new(SlidingWindow::new(config.window))))
         };
         BudgetPolicy {
             config,

@@ -43,7 +43,7 @@ impl Default for CompressionConfig {
             enabled: true,
             threshold: 1024,
             algorithm: Algorithm::Zstd,
-            level: 3,
+            level: 1,
             keys: Vec::new(),
         }
     }
