@@ -20,6 +20,7 @@ pub mod compress_codec;
 pub mod compress_config;
 pub mod compress_script;
 pub mod slowlog;
+mod slowlog_format;
 
 use std::sync::Arc;
 use std::time::Duration;
