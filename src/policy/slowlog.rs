@@ -252,12 +252,6 @@ impl Policy for SlowlogPolicy {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<Bytes> {
-        a.iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
-    }
-
     #[test]
     fn answers_like_redis() {
         let log = SlowlogPolicy::new(&SlowlogConfig::default()).unwrap();
