@@ -65,6 +65,10 @@ struct FileConfig {
     fallback: FallbackSection,
     auth: crate::policy::auth::AuthSection,
     tenants: Vec<crate::policy::auth::TenantSection>,
+    // Read by hand (crate::policy) so that every invalid field is reported, named.
+    budget: Option<toml::Table>,
+    slowlog: Option<toml::Table>,
+    compression: Option<toml::Table>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -143,6 +147,11 @@ pub struct Config {
     pub appendfsync: crate::failover::journal::Fsync,
     /// The append-only file is compacted once past this size and twice its last compacted size.
     pub auto_aof_rewrite_min_size: u64,
+    /// The command-cost budget (None: no budget).
+    pub budget: Option<crate::policy::budget_config::BudgetConfig>,
+    pub slowlog: crate::policy::slowlog::SlowlogConfig,
+    /// Compression of large values (applies only with an upstream).
+    pub compression: crate::policy::compress::CompressionConfig,
     /// The file the configuration was read from, if any.
     pub file: Option<PathBuf>,
 }
@@ -312,6 +321,17 @@ impl Config {
         let auth =
             crate::policy::auth::AuthConfig::load(&file.auth, &file.tenants, &env, &mut errors);
         let store = store_settings(&file.store, cli, &env, &mut errors);
+        let budget = crate::policy::budget_config::BudgetConfig::from_toml(
+            file.budget.as_ref(),
+            &mut errors,
+        );
+        let slowlog =
+            crate::policy::slowlog::SlowlogConfig::from_toml(file.slowlog.as_ref(), &mut errors);
+        let compression = crate::policy::compress::CompressionConfig::from_toml(
+            file.compression.as_ref(),
+            env("REDIS_COMPRESSION_THRESHOLD"),
+            &mut errors,
+        );
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -338,6 +358,9 @@ impl Config {
             appendonly: store.appendonly,
             appendfsync: store.appendfsync,
             auto_aof_rewrite_min_size: store.rewrite_min_size,
+            budget,
+            slowlog,
+            compression,
             file: path,
         })
     }

@@ -16,6 +16,10 @@ use tokio::sync::{watch, Semaphore};
 use crate::config::Config;
 use crate::connection::{self, Backend, Shared};
 use crate::failover::{monitor, Failover, Journal};
+use crate::policy::budget::{Billing, BudgetPolicy};
+use crate::policy::compress::CompressPolicy;
+use crate::policy::slowlog::SlowlogPolicy;
+use crate::policy::Policy;
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
 use crate::upstream::{Upstream, UpstreamConfig};
@@ -107,7 +111,10 @@ impl Server {
         // The policy chain, in order: auth/tenants first.
         let mut policies: Vec<Arc<dyn crate::policy::Policy>> =
             vec![Arc::new(crate::metrics::MetricsPolicy)];
+        // Order: metrics see every command; tenants authenticate and prefix before anything is
+        // charged, logged or compressed.
         policies.extend(crate::policy::tenant::policy(&self.config.auth));
+        policies.extend(self.policies(&shutdown_rx));
         let shared = Shared {
             backend: self.backend.clone(),
             limits: Limits {
@@ -196,6 +203,74 @@ impl Server {
             }
         }
         tracing::info!("stopped");
+    }
+}
+
+impl Server {
+    /// The policy chain's layers, in order (the slow log first, so SLOWLOG is answered free).
+    fn policies(&self, shutdown: &watch::Receiver<bool>) -> Vec<Arc<dyn Policy>> {
+        let mut chain: Vec<Arc<dyn Policy>> = Vec::new();
+        if let Some(slowlog) = SlowlogPolicy::new(&self.config.slowlog) {
+            let slowlog = Arc::new(slowlog);
+            let entries = slowlog.clone();
+            crate::metrics::status::set_slowlog_source(Arc::new(move |n| entries.recent(n)));
+            chain.push(slowlog);
+        }
+        let upstream = match &self.backend {
+            Backend::Upstream(up) => Some(up),
+            Backend::Embedded(_) => None,
+        };
+        if let Some(budget) = &self.config.budget {
+            let billing = match upstream {
+                None => Billing::Never,
+                Some(up) => up.failover.as_ref().map_or(Billing::Always, |f| {
+                    Billing::UnlessFallback(f.health.clone())
+                }),
+            };
+            let policy = BudgetPolicy::new(budget.clone(), billing);
+            if let (Some(leases), Some(up)) = (policy.leases(), upstream) {
+                tokio::spawn(leases.run(up.config.clone(), shutdown.clone()));
+            }
+            let policy = Arc::new(policy);
+            tokio::spawn(export_every_second(shutdown.clone(), {
+                let budget = policy.clone();
+                move || {
+                    crate::metrics::budget::set_limit(budget.limit());
+                    crate::metrics::budget::set_used(budget.used());
+                    crate::metrics::budget::set_spend_dollars(budget.spend_usd());
+                }
+            }));
+            chain.push(policy);
+        }
+        if upstream.is_some() && self.config.compression.enabled {
+            let policy = Arc::new(CompressPolicy::new(self.config.compression.clone()));
+            let compress = policy.clone();
+            let mut exported = (0, 0);
+            tokio::spawn(export_every_second(shutdown.clone(), move || {
+                let now = (compress.bytes_before(), compress.bytes_after());
+                crate::metrics::compression::record(
+                    (now.0 - exported.0) as usize,
+                    (now.1 - exported.1) as usize,
+                );
+                exported = now;
+            }));
+            chain.push(policy);
+        }
+        chain
+    }
+}
+
+/// Runs `export` once a second until shutdown (copies a policy's figures into the metrics).
+async fn export_every_second(
+    mut shutdown: watch::Receiver<bool>,
+    mut export: impl FnMut() + Send + 'static,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => export(),
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

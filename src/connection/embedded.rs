@@ -45,7 +45,8 @@ pub(super) async fn serve(
     // The batch: what runs in the store, with the verdicts, and the chain's own answers by the
     // position they go before.
     let mut batch: Vec<Command> = Vec::new();
-    let mut verdicts: Vec<Verdict> = Vec::new();
+    // Per command: the chain's verdict and, if a policy rewrote it, the client's original.
+    let mut verdicts: Vec<(Verdict, Option<Command>)> = Vec::new();
     let mut answers: VecDeque<(usize, Reply)> = VecDeque::new();
     let mut parsed: Vec<Command> = Vec::new();
     for tracked in carry.cmds {
@@ -149,7 +150,7 @@ pub(super) async fn serve(
                 finish_reply(
                     &chain,
                     &policy,
-                    (&batch[k], verdicts[k]),
+                    (&batch[k], verdicts[k].0, verdicts[k].1.as_ref()),
                     reply,
                     elapsed,
                     session.client.protocol,
@@ -238,14 +239,14 @@ async fn hand_back(
 fn line_up(
     tracked: Tracked,
     batch: &mut Vec<Command>,
-    verdicts: &mut Vec<Verdict>,
+    verdicts: &mut Vec<(Verdict, Option<Command>)>,
     answers: &mut VecDeque<(usize, Reply)>,
 ) {
     match tracked.answer {
         Some(answer) => answers.push_back((batch.len(), answer)),
         None => {
             batch.push(tracked.cmd);
-            verdicts.push(tracked.verdict);
+            verdicts.push((tracked.verdict, tracked.original));
         }
     }
 }
@@ -253,14 +254,14 @@ fn line_up(
 /// The commands from `from` on, with the answers among them, in order (to hand over).
 fn remaining(
     batch: &mut Vec<Command>,
-    verdicts: &mut Vec<Verdict>,
+    verdicts: &mut Vec<(Verdict, Option<Command>)>,
     answers: &mut VecDeque<(usize, Reply)>,
     from: usize,
 ) -> VecDeque<Tracked> {
     let mut out = VecDeque::new();
     let cmds = batch.split_off(from.min(batch.len()));
     let kept = verdicts.split_off(from.min(verdicts.len()));
-    for (offset, (cmd, verdict)) in cmds.into_iter().zip(kept).enumerate() {
+    for (offset, (cmd, (verdict, original))) in cmds.into_iter().zip(kept).enumerate() {
         while answers.front().is_some_and(|(at, _)| *at <= from + offset) {
             let (_, answer) = answers.pop_front().expect("checked");
             out.push_back(Tracked {
@@ -268,7 +269,10 @@ fn remaining(
                 ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
             });
         }
-        out.push_back(Tracked::new(cmd, verdict));
+        out.push_back(Tracked {
+            original,
+            ..Tracked::new(cmd, verdict)
+        });
     }
     for (_, answer) in answers.drain(..) {
         out.push_back(Tracked {

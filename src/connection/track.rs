@@ -19,6 +19,8 @@ pub struct Tracked {
     /// When it was sent (reset when a deferred command is finally sent).
     pub started: Instant,
     pub answer: Option<Reply>,
+    /// The command as the client sent it, when a policy rewrote `cmd` (observers see this).
+    pub original: Option<Command>,
 }
 
 impl Tracked {
@@ -28,13 +30,18 @@ impl Tracked {
             verdict,
             started: Instant::now(),
             answer: None,
+            original: None,
         }
     }
 
     /// Runs `cmd` through the chain: admitted, or answered by a policy.
     pub fn admit(chain: &Chain, session: &mut PolicySession, mut cmd: Command) -> Tracked {
+        let original = chain.rewrites_requests().then(|| cmd.clone());
         match chain.request(session, &mut cmd) {
-            Ok(verdict) => Tracked::new(cmd, verdict),
+            Ok(verdict) => Tracked {
+                original,
+                ..Tracked::new(cmd, verdict)
+            },
             Err(reply) => {
                 chain.refused(session, &cmd);
                 Tracked {
@@ -72,7 +79,7 @@ pub fn finish_frame(
     if chain.observes() {
         let error = frame.first() == Some(&b'-');
         chain.completed(&Completed {
-            cmd: &tracked.cmd,
+            cmd: tracked.original.as_ref().unwrap_or(&tracked.cmd),
             elapsed: tracked.started.elapsed(),
             served,
             error,
@@ -108,13 +115,13 @@ pub fn push_frame(
 pub fn finish_reply(
     chain: &Chain,
     session: &PolicySession,
-    tracked: (&Command, Verdict),
+    tracked: (&Command, Verdict, Option<&Command>),
     mut reply: Reply,
     elapsed: std::time::Duration,
     protocol: Protocol,
     out: &mut BytesMut,
 ) {
-    let (cmd, verdict) = tracked;
+    let (cmd, verdict, original) = tracked;
     if verdict.rewrite_reply {
         chain.reply(session, cmd, &mut reply);
     }
@@ -122,7 +129,7 @@ pub fn finish_reply(
     if chain.observes() {
         let error = reply.is_error();
         chain.completed(&Completed {
-            cmd,
+            cmd: original.unwrap_or(cmd),
             elapsed,
             served: Served::Store,
             error,

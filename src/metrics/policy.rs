@@ -22,6 +22,10 @@ use crate::policy::{Completed, Policy, PolicySession};
 pub struct MetricsPolicy;
 
 impl Policy for MetricsPolicy {
+    fn rewrites_requests(&self) -> bool {
+        false
+    }
+
     fn observes(&self) -> bool {
         true
     }

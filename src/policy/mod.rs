@@ -12,6 +12,16 @@
 //!   its configuration section and shared by all connections.
 
 pub mod auth;
+pub mod budget;
+pub mod budget_config;
+pub mod budget_shared;
+pub mod budget_window;
+pub mod compress;
+pub mod compress_codec;
+pub mod compress_config;
+pub mod compress_script;
+pub mod slowlog;
+mod slowlog_format;
 pub mod tenant;
 mod tenant_keys;
 mod tenant_lua;
@@ -61,6 +71,7 @@ pub struct PolicySession {
 
 /// A command that was answered by a backend.
 pub struct Completed<'a> {
+    /// The command as the client sent it (before any policy rewrote it).
     pub cmd: &'a Command,
     pub elapsed: Duration,
     pub served: Served,
@@ -100,6 +111,12 @@ pub trait Policy: Send + Sync {
     fn observes(&self) -> bool {
         false
     }
+
+    /// Whether `request` may rewrite commands (then the client's original is kept for
+    /// `completed`). Defaults to true, the safe answer; observers override it.
+    fn rewrites_requests(&self) -> bool {
+        true
+    }
 }
 
 /// The configured policies, in order.
@@ -108,16 +125,19 @@ pub struct Chain {
     policies: Vec<Arc<dyn Policy>>,
     observes: bool,
     rewrites_pushes: bool,
+    rewrites_requests: bool,
 }
 
 impl Chain {
     pub fn new(policies: Vec<Arc<dyn Policy>>) -> Chain {
         let observes = policies.iter().any(|p| p.observes());
         let rewrites_pushes = policies.iter().any(|p| p.rewrites_pushes());
+        let rewrites_requests = policies.iter().any(|p| p.rewrites_requests());
         Chain {
             policies,
             observes,
             rewrites_pushes,
+            rewrites_requests,
         }
     }
 
@@ -168,6 +188,11 @@ impl Chain {
 
     pub fn rewrites_pushes(&self) -> bool {
         self.rewrites_pushes
+    }
+
+    /// Whether some policy may rewrite requests (so the original must be kept for observers).
+    pub fn rewrites_requests(&self) -> bool {
+        self.rewrites_requests && self.observes
     }
 
     pub fn is_empty(&self) -> bool {

@@ -45,13 +45,17 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// Whether this means the upstream cannot be reached (refused, timed out, dropped, TLS
-    /// failure): the fallback serves then. A refusal by a reachable upstream (wrong password,
-    /// garbage replies) is a configuration or upstream fault that clients must see instead.
+    /// Whether this means the upstream cannot be reached (refused, timed out, dropped; a TLS
+    /// handshake that stalls is a connect timeout): the fallback serves then. A reachable upstream
+    /// that refuses the sidecar (wrong password, garbage replies) or a certificate that does not
+    /// verify is a fault clients must see: falling back would hide it and journal writes that
+    /// could never be replayed.
     pub fn is_outage(&self) -> bool {
         !matches!(
             self,
-            UpstreamError::Handshake { .. } | UpstreamError::Protocol(_)
+            UpstreamError::Handshake { .. }
+                | UpstreamError::Protocol(_)
+                | UpstreamError::Tls { .. }
         )
     }
 }

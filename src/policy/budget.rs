@@ -1,0 +1,266 @@
+//! The command-cost budget: every command the upstream serves costs units (1 by default, 0 for
+//! what Upstash does not bill, `[budget.costs]` otherwise); a command whose cost would take the
+//! sliding window's count past the limit is answered with Upstash's error and never sent.
+//!
+//! Invariants:
+//! - Each command is charged once, in `request`, in order: commands in pipelines and in MULTI
+//!   count one by one.
+//! - What the embedded store serves costs nothing. A policy cannot know yet who will serve a
+//!   command, so it charges when the upstream is the one serving at that moment
+//!   ([`Billing::UnlessFallback`]). Race: a command admitted just as the state changes may be
+//!   charged and then served by the store (or the reverse); the error is one command per
+//!   client in flight at the switch.
+//! - The budget state is shared by all connections behind one short lock (no lock across an
+//!   await; nothing allocates on the path of a command that passes).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use super::budget_config::BudgetConfig;
+use super::budget_shared::{Leases, Refusal};
+use super::budget_window::{Exceeded, SlidingWindow};
+use super::{Policy, PolicySession, Verdict};
+use crate::command::Command;
+use crate::failover::Health;
+use crate::protocol::Reply;
+
+/// When commands are billed.
+#[derive(Clone)]
+pub enum Billing {
+    /// Always (an upstream without fallback).
+    Always,
+    /// Never (the embedded store is the primary: nothing reaches a billed upstream).
+    Never,
+    /// While the upstream serves; not while the fallback store stands in.
+    UnlessFallback(Arc<Health>),
+}
+
+impl Billing {
+    fn bills(&self) -> bool {
+        match self {
+            Billing::Always => true,
+            Billing::Never => false,
+            Billing::UnlessFallback(health) => !health.serving_store(),
+        }
+    }
+}
+
+enum Account {
+    Local(Box<Mutex<SlidingWindow>>),
+    Shared(Arc<Leases>),
+}
+
+/// The budget policy; see the module doc for its invariants.
+pub struct BudgetPolicy {
+    config: BudgetConfig,
+    billing: Billing,
+    clock: Instant,
+    account: Account,
+    charged: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl BudgetPolicy {
+    /// A budget from its section. In shared mode, [`BudgetPolicy::leases`] must be run (it
+    /// refills the local pool from the upstream).
+    pub fn new(config: BudgetConfig, billing: Billing) -> BudgetPolicy {
+        let account = if config.shared {
+            Account::Shared(Arc::new(Leases::new(
+                config.limit,
+                config.lease,
+                config.window,
+            )))
+        } else {
+            Account::Local(Box::new(Mutex::new(SlidingWindow::new(config.window))))
+        };
+        BudgetPolicy {
+            config,
+            billing,
+            clock: Instant::now(),
+            account,
+            charged: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// The lease pool to run with [`Leases::run`] (shared mode only).
+    pub fn leases(&self) -> Option<Arc<Leases>> {
+        match &self.account {
+            Account::Shared(leases) => Some(leases.clone()),
+            Account::Local(_) => None,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    /// Cost units counted in the current window (shared mode: the whole deployment's count as
+    /// the upstream last reported it).
+    pub fn used(&self) -> u64 {
+        match &self.account {
+            Account::Local(w) => w.lock().used(self.now_ms()),
+            Account::Shared(l) => l.global_used(),
+        }
+    }
+
+    /// Cost units allowed per window.
+    pub fn limit(&self) -> u64 {
+        self.config.limit
+    }
+
+    /// Units left in the current window.
+    pub fn remaining(&self) -> u64 {
+        self.limit().saturating_sub(self.used())
+    }
+
+    /// Estimated spend of the current window's units, in dollars, at the configured price.
+    pub fn spend_usd(&self) -> f64 {
+        self.used() as f64 * self.config.price_per_100k / 100_000.0
+    }
+
+    /// Units this sidecar charged since it started.
+    pub fn charged_total(&self) -> u64 {
+        self.charged.load(Ordering::Relaxed)
+    }
+
+    /// Commands refused for the budget since start.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// The refusal as Upstash words it, with this sidecar's figures.
+    fn exceeded_reply(&self, e: Exceeded) -> Reply {
+        Reply::error(format!(
+            "ERR max {} request limit exceeded: used {} of {} cost units in the last {}, resets in {} s",
+            period_word(self.config.window.as_millis() as u64, &self.config.window_text),
+            e.used,
+            e.limit,
+            self.config.window_text,
+            e.resets_in_s
+        ))
+    }
+}
+
+/// "daily" for a 24 h window, as Upstash says; the window's own words otherwise.
+fn period_word(window_ms: u64, text: &str) -> String {
+    match window_ms {
+        1000 => "per-second".into(),
+        60_000 => "per-minute".into(),
+        3_600_000 => "hourly".into(),
+        86_400_000 => "daily".into(),
+        604_800_000 => "weekly".into(),
+        2_592_000_000 => "monthly".into(),
+        _ => format!("per-{}", text.trim()),
+    }
+}
+
+impl Policy for BudgetPolicy {
+    fn rewrites_requests(&self) -> bool {
+        false
+    }
+
+    fn request(&self, _session: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
+        let cost = self.config.cost_of(cmd.name());
+        if cost == 0 || !self.billing.bills() {
+            return Ok(Verdict::default());
+        }
+        let result = match &self.account {
+            Account::Local(w) => w.lock().charge(self.now_ms(), cost, self.config.limit),
+            Account::Shared(leases) => match leases.charge(cost) {
+                Ok(()) => Ok(()),
+                Err(Refusal::Exceeded(e)) => Err(e),
+                Err(Refusal::Pending) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(Reply::error(
+                        "ERR shared budget: this sidecar's lease is spent and a new one is on its way from the upstream; retry shortly",
+                    ));
+                }
+            },
+        };
+        match result {
+            Ok(()) => {
+                self.charged.fetch_add(cost, Ordering::Relaxed);
+                Ok(Verdict::default())
+            }
+            Err(e) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Err(self.exceeded_reply(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn policy(limit: u64, costs: &[(&str, u64)], billing: Billing) -> BudgetPolicy {
+        BudgetPolicy::new(
+            BudgetConfig {
+                limit,
+                window: Duration::from_secs(86_400),
+                window_text: "24h".into(),
+                shared: false,
+                lease: 10,
+                price_per_100k: 0.20,
+                costs: costs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect::<HashMap<_, _>>(),
+            },
+            billing,
+        )
+    }
+
+    fn run(p: &BudgetPolicy, args: &[&str]) -> Result<Verdict, Reply> {
+        p.request(&mut PolicySession::default(), &mut Command::from_strs(args))
+    }
+
+    #[test]
+    fn refuses_past_the_limit_with_upstashs_words() {
+        let p = policy(20, &[("smembers", 10)], Billing::Always);
+        for _ in 0..10 {
+            run(&p, &["SET", "k", "v"]).unwrap();
+        }
+        run(&p, &["SMEMBERS", "s"]).unwrap();
+        let Err(Reply::Error(e)) = run(&p, &["SET", "k", "v"]) else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            std::str::from_utf8(&e).unwrap(),
+            "ERR max daily request limit exceeded: used 20 of 20 cost units in the last 24h, resets in 86400 s"
+        );
+        run(&p, &["PING"]).unwrap();
+        assert_eq!((p.used(), p.remaining(), p.refused_total()), (20, 0, 1));
+        assert!((p.spend_usd() - 20.0 * 0.20 / 100_000.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_store_costs_nothing() {
+        let p = policy(1, &[], Billing::Never);
+        for _ in 0..5 {
+            run(&p, &["SET", "k", "v"]).unwrap();
+        }
+        assert_eq!(p.used(), 0);
+        let health = Arc::new(Health::new(crate::failover::Mode::Fallback));
+        let p = policy(1, &[], Billing::UnlessFallback(health));
+        run(&p, &["SET", "k", "v"]).unwrap();
+        run(&p, &["SET", "k", "v"]).unwrap();
+        assert_eq!(p.used(), 0);
+    }
+
+    #[test]
+    fn names_the_period_after_the_window() {
+        assert_eq!(period_word(86_400_000, "24h"), "daily");
+        assert_eq!(period_word(86_400_000, "1d"), "daily");
+        assert_eq!(period_word(1000, "1s"), "per-second");
+        assert_eq!(period_word(600_000, "10m"), "per-10m");
+    }
+}
