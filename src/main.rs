@@ -16,9 +16,26 @@ fn main() -> anyhow::Result<()> {
         println!("configuration OK");
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // SIDECAR_THREADS=1: everything on one thread; N > 1: N worker threads. By default one thread
+    // in front of an upstream (measured: cross-thread wake-ups cost a proxy more than a second
+    // core gains, benches/RESULTS.md) and tokio's multi-threaded scheduler for the embedded store.
+    let default_threads = if config.upstream.is_some() { 1 } else { 0 };
+    let threads: usize = std::env::var("SIDECAR_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(default_threads);
+    let runtime = match threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
     runtime.block_on(async {
         let server = server::Server::bind(config).await?;
         server.run(server::termination_signal()).await;

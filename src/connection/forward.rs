@@ -278,7 +278,7 @@ impl Driver {
                 self.job_count += 1;
                 if self.track {
                     self.job_tracks.push_back(Tracked {
-                        started: Instant::now(),
+                        started: Some(Instant::now()),
                         ..tracked
                     });
                 }
@@ -443,7 +443,7 @@ impl Driver {
         p.pending.sent(cmd);
         if self.track {
             p.tracks.push_back(Tracked {
-                started: Instant::now(),
+                started: Some(Instant::now()),
                 ..tracked
             });
         }

@@ -17,7 +17,7 @@ pub struct Tracked {
     pub cmd: Command,
     pub verdict: Verdict,
     /// When it was sent (reset when a deferred command is finally sent).
-    pub started: Instant,
+    pub started: Option<Instant>,
     pub answer: Option<Reply>,
     /// The command as the client sent it, when a policy rewrote `cmd` (observers see this).
     pub original: Option<Command>,
@@ -28,7 +28,7 @@ impl Tracked {
         Tracked {
             cmd,
             verdict,
-            started: Instant::now(),
+            started: None,
             answer: None,
             original: None,
         }
@@ -80,7 +80,7 @@ pub fn finish_frame(
         let error = frame.first() == Some(&b'-');
         chain.completed(&Completed {
             cmd: tracked.original.as_ref().unwrap_or(&tracked.cmd),
-            elapsed: tracked.started.elapsed(),
+            elapsed: tracked.started.map(|s| s.elapsed()).unwrap_or_default(),
             served,
             error,
             empty: crate::metrics::empty_frame(frame),

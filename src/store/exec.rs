@@ -168,19 +168,27 @@ impl Session {
         if !allowed() {
             return 0;
         }
+        // The batch reads the wall clock once (Redis caches it per command; a batch takes
+        // microseconds), restored when the lock is released.
+        state.clock = Some(now_ms());
+        let mut started = std::time::Instant::now();
         let protocol = self.client.protocol;
         for (done, cmd) in cmds.iter().enumerate() {
-            let started = std::time::Instant::now();
             let outcome = self.execute_one(store, &mut state, cmd);
             serve_blocked(&mut state);
-            self.timings.push(started.elapsed());
+            // One clock read per command: its end is the next command's start.
+            let now = std::time::Instant::now();
+            self.timings.push(now - started);
+            started = now;
             let blocked = matches!(outcome, Outcome::Blocked(_));
             out.push(outcome);
             // A HELLO that changed the protocol ends the run: later replies encode differently.
             if blocked || self.client.closing || self.client.protocol != protocol {
+                state.clock = None;
                 return done + 1;
             }
         }
+        state.clock = None;
         cmds.len()
     }
 
@@ -382,10 +390,11 @@ pub fn run(
     spec: &Spec,
     argv: &[Bytes],
 ) -> (Reply, Option<super::BlockSpec>) {
+    let now = state.clock.unwrap_or_else(now_ms);
     let mut ctx = Ctx {
         state,
         client,
-        now: now_ms(),
+        now,
         block: None,
     };
     let dirty = ctx.state.dirty;

@@ -114,6 +114,8 @@ pub struct State {
     pub pubsub: pubsub::PubSub,
     pub scripts: scripting::Scripts,
     pub config: StoreConfig,
+    /// The wall clock for the batch being executed (set by the executor; None outside a batch).
+    pub clock: Option<u64>,
     /// Where writes are journaled while the store stands in for the upstream.
     pub journal: Option<std::sync::Arc<crate::failover::Journal>>,
     /// Count of changes since start (Redis's `server.dirty`).
@@ -201,6 +203,7 @@ impl Store {
             scripts: Default::default(),
             config,
             journal: None,
+            clock: None,
             dirty: 0,
             evictor: Default::default(),
             touched: Default::default(),
