@@ -54,7 +54,6 @@ fn embedded_info_counts_keyspace_hits_and_misses() {
 /// (and DESIGN.md has the sidecar answer SLOWLOG itself). Without an upstream the command is
 /// unknown.
 #[test]
-#[ignore = "bug: without an upstream, SLOWLOG GET/LEN/RESET answer -ERR unknown command 'SLOWLOG' (redis-server: *0, :0, +OK)"]
 fn embedded_slowlog_is_answered() {
     let sidecar = Sidecar::embedded();
     let mut c = sidecar.client();
