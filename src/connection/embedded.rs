@@ -12,12 +12,14 @@ use std::collections::VecDeque;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::track::{finish_reply, Tracked};
-use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
+use super::{
+    mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK,
+};
 use crate::command::Command;
-use crate::failover::{Failover, Mode};
+use crate::failover::Failover;
 use crate::policy::{PolicySession, Verdict};
 use crate::protocol::{Reply, RequestParser};
 use crate::store::{Outcome, Session, Store};
@@ -193,18 +195,6 @@ pub(super) async fn serve(
     };
     session.close(store);
     exit
-}
-
-/// Completes when the failover mode changes (never, without a failover).
-async fn mode_changed(mode: &mut Option<watch::Receiver<Mode>>) {
-    match mode {
-        Some(rx) => {
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// Flushes what is written and hands the client to the upstream side, or closes it if it holds

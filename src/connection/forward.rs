@@ -20,7 +20,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::track::{finish_frame, push_frame, Tracked};
-use super::{parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK};
+use super::{
+    mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK,
+};
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
 use crate::protocol::{frame_len, Protocol, Reply, RequestParser};
@@ -231,18 +233,6 @@ pub(super) async fn serve(
     };
     let _ = client_w.flush().await;
     exit
-}
-
-/// Completes when the failover mode changes (never, without a failover).
-async fn mode_changed(mode: &mut Option<tokio::sync::watch::Receiver<crate::failover::Mode>>) {
-    match mode {
-        Some(rx) => {
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
 }
 
 impl Driver {

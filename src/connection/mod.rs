@@ -128,6 +128,18 @@ fn parse_batch(
     }
 }
 
+/// Completes when the failover mode changes (never, without a failover).
+async fn mode_changed(mode: &mut Option<watch::Receiver<crate::failover::Mode>>) {
+    match mode {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Lets an idle connection give back a large read buffer (after a big request).
 fn shrink_if_idle(buf: &mut BytesMut) {
     if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
