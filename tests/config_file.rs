@@ -35,13 +35,19 @@ fn fields(c: &Config) -> Vec<(&'static str, String)> {
     vec![
         ("listen", c.listen.to_string()),
         ("http", c.http.to_string()),
-        ("upstream", format!("{:?}", c.upstream.as_ref().map(|u| u.to_string()))),
+        (
+            "upstream",
+            format!("{:?}", c.upstream.as_ref().map(|u| u.to_string())),
+        ),
         ("connect_timeout", format!("{:?}", c.connect_timeout)),
         ("command_timeout", format!("{:?}", c.command_timeout)),
         ("upstream_connections", c.upstream_connections.to_string()),
         ("dedicated_connections", c.dedicated_connections.to_string()),
         ("tls", c.tls.is_some().to_string()),
-        ("tls_insecure_skip_verify", c.tls_insecure_skip_verify.to_string()),
+        (
+            "tls_insecure_skip_verify",
+            c.tls_insecure_skip_verify.to_string(),
+        ),
         ("fallback", c.fallback.to_string()),
         ("journal_dir", c.journal_dir.display().to_string()),
         ("health_interval", format!("{:?}", c.health_interval)),
@@ -53,7 +59,10 @@ fn fields(c: &Config) -> Vec<(&'static str, String)> {
         ("data_dir", c.data_dir.display().to_string()),
         ("appendonly", c.appendonly.to_string()),
         ("appendfsync", format!("{:?}", c.appendfsync)),
-        ("auto_aof_rewrite_min_size", c.auto_aof_rewrite_min_size.to_string()),
+        (
+            "auto_aof_rewrite_min_size",
+            c.auto_aof_rewrite_min_size.to_string(),
+        ),
         ("budget", format!("{:?}", c.budget)),
         ("slowlog", format!("{:?}", c.slowlog)),
         ("compression", format!("{:?}", c.compression)),
@@ -66,7 +75,10 @@ fn the_shipped_file_is_accepted_and_equals_the_defaults() {
     // The main fields, against the documented defaults.
     assert_eq!(c.listen.to_string(), "127.0.0.1:6380");
     assert_eq!(c.http.to_string(), "127.0.0.1:9180");
-    assert!(c.upstream.is_none(), "the shipped file must not set an upstream");
+    assert!(
+        c.upstream.is_none(),
+        "the shipped file must not set an upstream"
+    );
     assert!(c.fallback);
     assert_eq!(c.journal_dir, PathBuf::from("data/journal"));
     assert_eq!(c.data_dir, PathBuf::from("data"));
