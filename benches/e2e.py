@@ -124,11 +124,13 @@ def main():
             ports[name] = free_port()
             procs.append(start([exe, "--listen", f"127.0.0.1:{ports[name]}", "--http", f"127.0.0.1:{free_port()}",
                                 "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", config]
-                               + (args.sidecar_args.split() if name == "sidecar" else []), ports[name]))
+                               + (["--journal-dir", os.path.join(tmp, "journal")] + args.sidecar_args.split()
+                                  if name == "sidecar" else []), ports[name]))
         if "embedded" in targets:
             ports["embedded"] = free_port()
             procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",
-                                "--config", "/dev/null"], ports["embedded"]))
+                                "--config", "/dev/null", "--data-dir", os.path.join(tmp, "embedded-data")],
+                               ports["embedded"]))
 
         pipelines = [int(p) for p in args.pipelines.split(",")]
         results = {}  # (target, pipeline, test) -> [rps...]

@@ -77,7 +77,8 @@ def main():
                                  "--dir", tmp], p, args.connections)
     p = free_port()
     measure("redis-sidecar (embedded store)", [binary, "--listen", f"127.0.0.1:{p}", "--http", "127.0.0.1:0",
-                                               "--config", "/dev/null"], p, args.connections)
+                                               "--config", "/dev/null", "--data-dir", os.path.join(tmp, "data")],
+            p, args.connections)
 
 
 if __name__ == "__main__":
