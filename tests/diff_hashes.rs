@@ -2,54 +2,10 @@
 
 mod support;
 
-use support::Differential;
-
-/// A parsed reply, enough to look inside random or paged replies.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Resp {
-    Bulk(Vec<u8>),
-    Agg(u8, Vec<Resp>),
-    Line(Vec<u8>),
-}
-
-fn parse(buf: &[u8]) -> (Resp, &[u8]) {
-    let end = buf.windows(2).position(|w| w == b"\r\n").expect("a line");
-    let (kind, head, rest) = (buf[0], &buf[1..end], &buf[end + 2..]);
-    let n = || std::str::from_utf8(head).unwrap().parse::<i64>().unwrap();
-    match kind {
-        b'$' if n() >= 0 => {
-            let len = n() as usize;
-            (Resp::Bulk(rest[..len].to_vec()), &rest[len + 2..])
-        }
-        b'*' | b'%' | b'~' if n() >= 0 => {
-            let len = n() as usize * if kind == b'%' { 2 } else { 1 };
-            let mut items = Vec::new();
-            let mut rest = rest;
-            for _ in 0..len {
-                let (item, more) = parse(rest);
-                items.push(item);
-                rest = more;
-            }
-            (Resp::Agg(kind, items), rest)
-        }
-        _ => (Resp::Line(buf[..end].to_vec()), rest),
-    }
-}
-
-fn items(reply: &[u8]) -> Vec<Resp> {
-    match parse(reply).0 {
-        Resp::Agg(_, items) => items,
-        other => panic!("not an aggregate: {other:?}"),
-    }
-}
+use support::{hello3, items, parse, Differential, Resp};
 
 fn bulk(s: &str) -> Resp {
     Resp::Bulk(s.as_bytes().to_vec())
-}
-
-fn hello3(d: &mut Differential) {
-    d.real.call(&["HELLO", "3"]);
-    d.ours.call(&["HELLO", "3"]);
 }
 
 #[test]

@@ -4,13 +4,7 @@
 
 mod support;
 
-use support::{show, Differential};
-
-/// Switches both connections to RESP3 (HELLO's own reply is the server module's business).
-fn hello3(d: &mut Differential) {
-    d.real.call(&["HELLO", "3"]);
-    d.ours.call(&["HELLO", "3"]);
-}
+use support::{hello3, show, Differential};
 
 /// Sends every command to both servers and asserts all replies agree, listing every mismatch.
 fn agree(d: &mut Differential, cases: &[&[&str]]) {

@@ -473,3 +473,49 @@ pub fn sorted_elements(reply: &Bytes) -> Vec<Vec<u8>> {
     items.sort();
     items
 }
+
+/// A reply parsed just enough to look inside random or paged replies (SRANDMEMBER, HSCAN...),
+/// comparable and sortable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resp {
+    Bulk(Vec<u8>),
+    Agg(u8, Vec<Resp>),
+    Line(Vec<u8>),
+}
+
+pub fn parse(buf: &[u8]) -> (Resp, &[u8]) {
+    let end = buf.windows(2).position(|w| w == b"\r\n").expect("a line");
+    let (kind, head, rest) = (buf[0], &buf[1..end], &buf[end + 2..]);
+    let n = || std::str::from_utf8(head).unwrap().parse::<i64>().unwrap();
+    match kind {
+        b'$' if n() >= 0 => {
+            let len = n() as usize;
+            (Resp::Bulk(rest[..len].to_vec()), &rest[len + 2..])
+        }
+        b'*' | b'%' | b'~' if n() >= 0 => {
+            let len = n() as usize * if kind == b'%' { 2 } else { 1 };
+            let mut items = Vec::new();
+            let mut rest = rest;
+            for _ in 0..len {
+                let (item, more) = parse(rest);
+                items.push(item);
+                rest = more;
+            }
+            (Resp::Agg(kind, items), rest)
+        }
+        _ => (Resp::Line(buf[..end].to_vec()), rest),
+    }
+}
+
+pub fn items(reply: &[u8]) -> Vec<Resp> {
+    match parse(reply).0 {
+        Resp::Agg(_, items) => items,
+        other => panic!("not an aggregate: {other:?}"),
+    }
+}
+
+/// Switches both sides of `d` to RESP3.
+pub fn hello3(d: &mut Differential) {
+    d.real.call(&["HELLO", "3"]);
+    d.ours.call(&["HELLO", "3"]);
+}
