@@ -262,7 +262,7 @@ fn expire_family() {
          EXPIRE k 10 NX LT
          EXPIRE k 10 GT LT
          EXPIRE k 10 LT GT
-         EXPIRE k 10 XX GT
+         EXPIRE k 20 XX GT
          EXPIRE k 10 xx lt
          EXPIRE k 10 BOGUS
          EXPIRE k 10 NX BOGUS
