@@ -103,6 +103,8 @@ struct UpstreamSection {
 struct LimitsSection {
     max_request_bytes: Option<u64>,
     max_clients: Option<u64>,
+    idle_timeout_s: Option<u64>,
+    pubsub_output_limit: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -135,6 +137,10 @@ pub struct Config {
     pub health_interval: Duration,
     pub max_request_bytes: usize,
     pub max_clients: usize,
+    /// Close a client idle this long (None: never). Subscribers and blocked clients are exempt.
+    pub idle_timeout: Option<Duration>,
+    /// Disconnect a subscriber whose unsent output passes this limit.
+    pub pubsub_output_limit: crate::connection::limits::OutputLimit,
     pub maxmemory: u64,
     /// Who may connect: `[auth]` password and `[[tenants]]` (validated; secrets redacted).
     pub auth: crate::policy::auth::AuthConfig,
@@ -309,6 +315,19 @@ impl Config {
         if max_clients == 0 {
             errors.push("limits.max_clients: 0 is not allowed; use a number >= 1".into());
         }
+        let idle_timeout_s = file.limits.idle_timeout_s.unwrap_or(300);
+        if idle_timeout_s > 365 * 24 * 3600 {
+            errors.push(format!(
+                "limits.idle_timeout_s: {idle_timeout_s} is out of range; allowed 0 (never) to 31536000"
+            ));
+        }
+        let pubsub_output_limit = match &file.limits.pubsub_output_limit {
+            None => Default::default(),
+            Some(text) => crate::connection::limits::OutputLimit::parse(text).unwrap_or_else(|e| {
+                errors.push(format!("limits.pubsub_output_limit: {e}"));
+                Default::default()
+            }),
+        };
         let maxmemory = match &file.store.maxmemory {
             None => 256 * 1024 * 1024,
             Some(text) => parse_size(text).unwrap_or_else(|| {
@@ -351,6 +370,8 @@ impl Config {
             health_interval: Duration::from_millis(health_interval_ms),
             max_request_bytes: max_request_bytes as usize,
             max_clients: max_clients as usize,
+            idle_timeout: (idle_timeout_s > 0).then(|| Duration::from_secs(idle_timeout_s)),
+            pubsub_output_limit,
             maxmemory,
             auth,
             maxmemory_policy: store.policy,

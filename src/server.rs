@@ -121,6 +121,8 @@ impl Server {
                 max_request_bytes: self.config.max_request_bytes,
                 ..Limits::default()
             },
+            idle_timeout: self.config.idle_timeout,
+            pubsub_output_limit: self.config.pubsub_output_limit,
             shutdown: shutdown_rx.clone(),
             chain: Arc::new(crate::policy::Chain::new(policies)),
         };

@@ -6,17 +6,23 @@
 //! disk. When the upstream is back, the client is handed back with whatever it sent that has not
 //! run; a client holding connection state (MULTI, a non-zero database, subscriptions) is closed
 //! instead, so it reconnects cleanly.
+//!
+//! Replies are written without waiting for the client to read them: what the socket does not
+//! take stays in `wbuf` and is written as the client reads, while the client is not read past
+//! [`BACKPRESSURE_BYTES`], and a subscriber is disconnected past its output limit.
 
 use std::collections::VecDeque;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::limits::{IdleTimer, OutputWatch};
 use super::track::{finish_reply, Tracked};
 use super::{
-    mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK,
+    admit, mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Request, Shared,
+    BACKPRESSURE_BYTES, READ_CHUNK,
 };
 use crate::command::Command;
 use crate::failover::Failover;
@@ -50,7 +56,7 @@ pub(super) async fn serve(
     // Per command: the chain's verdict and, if a policy rewrote it, the client's original.
     let mut verdicts: Vec<(Verdict, Option<Command>)> = Vec::new();
     let mut answers: VecDeque<(usize, Reply)> = VecDeque::new();
-    let mut parsed: Vec<Command> = Vec::new();
+    let mut parsed: Vec<Request> = Vec::new();
     for tracked in carry.cmds {
         line_up(tracked, &mut batch, &mut verdicts, &mut answers);
     }
@@ -67,11 +73,18 @@ pub(super) async fn serve(
     // Set when there is input to parse without reading first (carried over, or read while a
     // command was blocked).
     let mut unparsed = true;
+    let mut idle = IdleTimer::new(shared.idle_timeout);
+    let mut output = OutputWatch::default();
     let exit = 'conn: loop {
         if !unparsed {
+            let (mut reader, mut writer) = socket.split();
+            let read_more = rbuf.len() + wbuf.len() < BACKPRESSURE_BYTES;
             tokio::select! {
                 biased;
-                _ = shared.shutdown.changed() => break Exit::Closed,
+                _ = shared.shutdown.changed() => {
+                    flush(socket, &mut wbuf).await;
+                    break Exit::Closed;
+                }
                 _ = mode_changed(&mut mode) => {}
                 Some(push) = pushes.recv() => {
                     let mut next = Some(push);
@@ -82,18 +95,47 @@ pub(super) async fn serve(
                         push.encode(session.client.protocol, &mut wbuf);
                         next = pushes.try_recv().ok();
                     }
+                    if session.client.subscriptions > 0
+                        && output.exceeded(&shared.pubsub_output_limit, wbuf.len())
+                    {
+                        tracing::warn!(client = session.client.id, pending = wbuf.len(), "closing a subscriber that does not read: output buffer limit reached");
+                        crate::metrics::limit_enforced("output_buffer");
+                        break Exit::Closed;
+                    }
+                    continue;
                 }
-                read = socket.read_buf(&mut rbuf) => match read {
-                    Ok(0) | Err(_) => break Exit::Closed,
-                    Ok(n) => crate::metrics::received(n),
+                written = writer.write(&wbuf), if !wbuf.is_empty() => match written {
+                    Ok(n) if n > 0 => {
+                        crate::metrics::sent(n);
+                        wbuf.advance(n);
+                        idle.active();
+                        continue;
+                    }
+                    _ => break Exit::Closed,
                 },
+                read = reader.read_buf(&mut rbuf), if read_more => match read {
+                    Ok(0) | Err(_) => break Exit::Closed,
+                    Ok(n) => {
+                        crate::metrics::received(n);
+                        idle.active();
+                    }
+                },
+                _ = idle.expired() => {
+                    if session.client.subscriptions > 0 {
+                        idle.active();
+                        continue;
+                    }
+                    tracing::debug!(client = session.client.id, "closing an idle client");
+                    crate::metrics::limit_enforced("idle_timeout");
+                    break Exit::Closed;
+                }
             }
         }
         unparsed = false;
         let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut parsed);
-        for cmd in parsed.drain(..) {
+        for request in parsed.drain(..) {
             line_up(
-                Tracked::admit(&chain, &mut policy, cmd),
+                admit(&chain, &mut policy, request),
                 &mut batch,
                 &mut verdicts,
                 &mut answers,
@@ -126,7 +168,10 @@ pub(super) async fn serve(
                         tokio::pin!(wait);
                         loop {
                             tokio::select! {
-                                reply = &mut wait => break reply,
+                                reply = &mut wait => {
+                                    idle.active();
+                                    break reply;
+                                }
                                 _ = shared.shutdown.changed() => break 'conn Exit::Closed,
                                 _ = mode_changed(&mut mode) => {
                                     if failover.is_some_and(|f| !f.health.serving_store()) {
@@ -178,15 +223,20 @@ pub(super) async fn serve(
         if let Some(error) = &fatal {
             Reply::error(error.reply_text()).encode(session.client.protocol, &mut wbuf);
         }
-        if !wbuf.is_empty() {
-            if socket.write_all(&wbuf).await.is_err() {
-                break Exit::Closed;
-            }
-            crate::metrics::sent(wbuf.len());
-            wbuf.clear();
-        }
         if fatal.is_some() || session.client.closing {
+            flush(socket, &mut wbuf).await;
             break Exit::Closed;
+        }
+        if !wbuf.is_empty() {
+            // One write system call per batch; what the socket does not take waits in `wbuf`.
+            match socket.try_write(&wbuf) {
+                Ok(n) => {
+                    crate::metrics::sent(n);
+                    wbuf.advance(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break Exit::Closed,
+            }
         }
         if failover.is_some_and(|f| !f.health.serving_store()) {
             break hand_back(socket, &mut wbuf, &session, rbuf, VecDeque::new(), policy).await;
@@ -195,6 +245,21 @@ pub(super) async fn serve(
     };
     session.close(store);
     exit
+}
+
+/// How long a closing client gets to take its last replies.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes what is left in `wbuf` before the connection closes (bounded by [`FLUSH_TIMEOUT`], so
+/// a client that never reads cannot hold the connection open).
+async fn flush(socket: &mut TcpStream, wbuf: &mut BytesMut) {
+    if wbuf.is_empty() {
+        return;
+    }
+    if let Ok(Ok(())) = tokio::time::timeout(FLUSH_TIMEOUT, socket.write_all(wbuf)).await {
+        crate::metrics::sent(wbuf.len());
+    }
+    wbuf.clear();
 }
 
 /// Flushes what is written and hands the client to the upstream side, or closes it if it holds
@@ -254,10 +319,7 @@ fn remaining(
     for (offset, (cmd, (verdict, original))) in cmds.into_iter().zip(kept).enumerate() {
         while answers.front().is_some_and(|(at, _)| *at <= from + offset) {
             let (_, answer) = answers.pop_front().expect("checked");
-            out.push_back(Tracked {
-                answer: Some(answer),
-                ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
-            });
+            out.push_back(Tracked::answered(answer));
         }
         out.push_back(Tracked {
             original,
@@ -265,10 +327,7 @@ fn remaining(
         });
     }
     for (_, answer) in answers.drain(..) {
-        out.push_back(Tracked {
-            answer: Some(answer),
-            ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
-        });
+        out.push_back(Tracked::answered(answer));
     }
     out
 }

@@ -19,9 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
+use super::limits::{IdleTimer, OutputWatch};
 use super::track::{finish_frame, push_frame, Tracked};
 use super::{
-    mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES, READ_CHUNK,
+    admit, mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES,
+    READ_CHUNK,
 };
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
@@ -131,10 +133,12 @@ pub(super) async fn serve(
     };
     let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
-    let mut batch: Vec<Command> = Vec::new();
+    let mut batch: Vec<super::Request> = Vec::new();
     let health = upstream.failover.as_ref().map(|f| f.health.clone());
     let mut mode = health.as_ref().map(|h| h.subscribe());
     let (mut client_r, mut client_w) = socket.split();
+    let mut idle = IdleTimer::new(shared.idle_timeout);
+    let mut output = OutputWatch::default();
 
     let exit = loop {
         let quiet = d.order.is_empty() && d.job_count == 0;
@@ -170,9 +174,17 @@ pub(super) async fn serve(
         }
         let read_client =
             !d.closing && d.deferred.is_empty() && rbuf.len() + d.out.len() < BACKPRESSURE_BYTES;
+        // Exempt from the idle timeout: a client owed replies (a blocking command included),
+        // or holding a subscription or MONITOR.
+        let busy = in_flight
+            || !d.deferred.is_empty()
+            || d.pinned
+                .as_ref()
+                .is_some_and(|p| p.sticky || p.pending.subscribed());
+        // The dedicated connection is not read while the client is this far behind.
         let (pin_read, pin_write) = match d.pinned.as_mut() {
             Some(p) => (
-                Some((&mut p.reader, &mut p.rbuf)),
+                (d.out.len() < BACKPRESSURE_BYTES).then_some((&mut p.reader, &mut p.rbuf)),
                 (!p.wbuf.is_empty()).then_some((&mut p.writer, &p.wbuf)),
             ),
             None => (None, None),
@@ -190,7 +202,15 @@ pub(super) async fn serve(
             }
             read = async move { let (r, buf) = pin_read.expect("guarded"); r.read_buf(buf).await }, if has_pin => {
                 match read {
-                    Ok(n) if n > 0 => d.route_pinned(),
+                    Ok(n) if n > 0 => {
+                        d.route_pinned();
+                        let subscribed = d.pinned.as_ref().is_some_and(|p| p.pending.subscribed());
+                        if subscribed && output.exceeded(&shared.pubsub_output_limit, d.out.len()) {
+                            tracing::warn!(client = d.id, pending = d.out.len(), "closing a subscriber that does not read: output buffer limit reached");
+                            crate::metrics::limit_enforced("output_buffer");
+                            break Exit::Closed;
+                        }
+                    }
                     Ok(_) => d.lose_pinned(&UpstreamError::Closed),
                     Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
@@ -206,6 +226,7 @@ pub(super) async fn serve(
                 Ok(n) if n > 0 => {
                     crate::metrics::sent(n);
                     d.out.advance(n);
+                    idle.active();
                 }
                 _ => break Exit::Closed,
             },
@@ -213,12 +234,13 @@ pub(super) async fn serve(
                 Ok(0) | Err(_) => break Exit::Closed,
                 Ok(n) => {
                     crate::metrics::received(n);
+                    idle.active();
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
-                    for cmd in batch.drain(..) {
+                    for request in batch.drain(..) {
                         if d.closing {
                             break;
                         }
-                        let tracked = Tracked::admit(&d.chain, &mut d.policy, cmd);
+                        let tracked = admit(&d.chain, &mut d.policy, request);
                         d.dispatch(tracked).await;
                     }
                     d.flush_job();
@@ -229,6 +251,15 @@ pub(super) async fn serve(
                     shrink_if_idle(&mut rbuf);
                 }
             },
+            _ = idle.expired() => {
+                if busy {
+                    idle.active();
+                } else {
+                    tracing::debug!(client = d.id, "closing an idle client");
+                    crate::metrics::limit_enforced("idle_timeout");
+                    break Exit::Closed;
+                }
+            }
         }
     };
     let _ = client_w.flush().await;

@@ -3,10 +3,12 @@
 //!
 //! Invariants (for every backend): one reply per request, in request order; a protocol error
 //! is answered with `-ERR Protocol error: ...` and then the connection closes, while every other
-//! error answers that one request and the connection goes on.
+//! error (an oversized request included: it is skipped whole) answers that one request and the
+//! connection goes on.
 
 mod embedded;
 mod forward;
+pub mod limits;
 mod track;
 
 use std::collections::VecDeque;
@@ -18,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession};
-use crate::protocol::{Limits, ParseError, Protocol, RequestParser};
+use crate::protocol::{Limits, ParseError, Protocol, Reply, RequestParser};
 use crate::store::Store;
 use crate::upstream::Upstream;
 use track::Tracked;
@@ -37,6 +39,10 @@ pub enum Backend {
 pub struct Shared {
     pub backend: Backend,
     pub limits: Limits,
+    /// Close a client idle this long (None: never).
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Disconnect a subscriber whose unsent output passes this.
+    pub pubsub_output_limit: limits::OutputLimit,
     /// Becomes true when the server shuts down: stop reading, answer what is in flight, close.
     pub shutdown: watch::Receiver<bool>,
     /// The policy layers every command passes through.
@@ -108,23 +114,39 @@ pub async fn serve(mut socket: TcpStream, mut shared: Shared) {
     }
 }
 
-/// Parses every complete request in `buf` into `batch`. A parse error ends the batch: the
+/// One parsed request: a command, or the refusal of one that could be skipped (oversized).
+type Request = Result<Command, Reply>;
+
+/// Parses every complete request in `buf` into `batch`. A fatal parse error ends the batch: the
 /// requests before it are still served, then the error is answered and the connection closed.
 fn parse_batch(
     parser: &mut RequestParser,
     buf: &mut BytesMut,
     limits: &Limits,
-    batch: &mut Vec<Command>,
+    batch: &mut Vec<Request>,
 ) -> Option<ParseError> {
     loop {
         match parser.next(buf, limits) {
-            Ok(Some(cmd)) => batch.push(cmd),
+            Ok(Some(cmd)) => batch.push(Ok(cmd)),
             Ok(None) => return None,
+            Err(e) if !e.is_fatal() => {
+                tracing::debug!(error = %e, "refused a request");
+                crate::metrics::limit_enforced("max_request_bytes");
+                batch.push(Err(Reply::error(e.reply_text())));
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "closing client after protocol error");
                 return Some(e);
             }
         }
+    }
+}
+
+/// Admits a parsed request through the chain (a refusal is already answered).
+fn admit(chain: &Chain, policy: &mut PolicySession, request: Request) -> Tracked {
+    match request {
+        Ok(cmd) => Tracked::admit(chain, policy, cmd),
+        Err(refusal) => Tracked::answered(refusal),
     }
 }
 

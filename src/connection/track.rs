@@ -34,6 +34,15 @@ impl Tracked {
         }
     }
 
+    /// A request answered without running (kept in line so the answer leaves in order).
+    pub fn answered(reply: Reply) -> Tracked {
+        Tracked {
+            answer: Some(reply),
+            // `cmd` is never run nor shown for an answered request; a command needs a name.
+            ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
+        }
+    }
+
     /// Runs `cmd` through the chain: admitted, or answered by a policy.
     pub fn admit(chain: &Chain, session: &mut PolicySession, mut cmd: Command) -> Tracked {
         let original = chain.rewrites_requests().then(|| cmd.clone());

@@ -43,7 +43,12 @@ struct Registry {
     accepted: Counter,
     refused: Counter,
     upstream_pool: Gauge,
+    /// One counter per `[limits]` setting that acts on clients (exported from the start, at 0).
+    limits: [(&'static str, Counter); 3],
 }
+
+/// The `limit` label values of `redis_sidecar_limits_enforced_total`.
+const LIMITS: [&str; 3] = ["max_request_bytes", "idle_timeout", "output_buffer"];
 
 static METADATA: Metadata<'static> = Metadata::new("redis_sidecar", Level::INFO, None);
 
@@ -70,6 +75,11 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         sent: plain(&names::SENT_BYTES),
         accepted: plain(&names::CLIENTS_ACCEPTED),
         refused: plain(&names::CLIENTS_REFUSED),
+        limits: LIMITS.map(|limit| {
+            let labels = vec![Label::from_static_parts("limit", limit)];
+            let key = Key::from_parts(names::LIMITS_ENFORCED.name, labels);
+            (limit, recorder.register_counter(&key, &METADATA))
+        }),
         open: recorder.register_gauge(&Key::from_static_name(names::CLIENTS_OPEN.name), &METADATA),
         upstream_pool: recorder.register_gauge(
             &Key::from_static_parts(names::UPSTREAM_CONNECTIONS.name, POOL_LABEL),
@@ -154,6 +164,15 @@ static CLIENTS_OPEN: AtomicU64 = AtomicU64::new(0);
 /// Clients connected now.
 pub fn clients_open() -> u64 {
     CLIENTS_OPEN.load(Ordering::Relaxed)
+}
+
+/// Counts one act of a `[limits]` setting (`limit`: one of `max_request_bytes`, `idle_timeout`,
+/// `output_buffer`).
+pub fn limit_enforced(limit: &'static str) {
+    debug_assert!(LIMITS.contains(&limit), "unknown limit {limit}");
+    if let Some((_, counter)) = REGISTRY.limits.iter().find(|(name, _)| *name == limit) {
+        counter.increment(1);
+    }
 }
 
 /// Counts a client refused at accept (max_clients reached).

@@ -46,6 +46,8 @@ defs! {
         "Client connections accepted.";
     CLIENTS_REFUSED: Counter, "redis_sidecar_client_connections_refused_total",
         "Client connections refused because max_clients were connected.";
+    LIMITS_ENFORCED: Counter, "redis_sidecar_limits_enforced_total",
+        "Times a [limits] setting acted, by limit (max_request_bytes: a request refused; idle_timeout: a client closed; output_buffer: a slow reader closed).";
     UPSTREAM_CONNECTIONS: Gauge, "redis_sidecar_upstream_connections",
         "Connections to the upstream open now, by kind (pool: shared and pipelined; dedicated: pinned to one client).";
     UPSTREAM_UP: Gauge, "redis_sidecar_upstream_up",

@@ -3,7 +3,9 @@
 //!
 //! Invariants: nothing is allocated for a length header until the header has been checked
 //! against [`Limits`]; a complete multibulk request becomes one frozen `Bytes` whose slices are
-//! the arguments (no copy per argument); an incomplete request consumes nothing.
+//! the arguments (no copy per argument); an incomplete request consumes nothing, except an
+//! oversized one, which is discarded as it arrives (so it never occupies memory) and then
+//! refused with [`ParseError::TooLarge`], after which parsing goes on.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -30,8 +32,9 @@ impl Default for Limits {
     }
 }
 
-/// Why a request could not be parsed. Every variant closes the connection after its reply;
-/// the message is the text Redis itself sends, so clients see familiar errors.
+/// Why a request could not be parsed. Every variant but `TooLarge` closes the connection after
+/// its reply (see [`ParseError::is_fatal`]); the messages are the texts Redis itself sends, so
+/// clients see familiar errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
     #[error("Protocol error: invalid multibulk length")]
@@ -57,6 +60,23 @@ impl ParseError {
     pub fn reply_text(&self) -> String {
         format!("ERR {self}")
     }
+
+    /// Whether the connection must close after this error. An oversized request has been
+    /// skipped whole, so the stream is still in step and the next request can be parsed.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, ParseError::TooLarge { .. })
+    }
+}
+
+/// An oversized multibulk request being discarded as it arrives.
+#[derive(Debug)]
+struct Skip {
+    /// The request's size so far (the full size once `args_left` is 0 and `discard` is 0).
+    size: usize,
+    /// Bulk strings whose header has not been read yet.
+    args_left: i64,
+    /// Bytes still to drop before the next header.
+    discard: usize,
 }
 
 /// A reusable parser; it keeps a scratch list of argument ranges so parsing allocates only the
@@ -64,6 +84,7 @@ impl ParseError {
 #[derive(Default)]
 pub struct RequestParser {
     ranges: Vec<(usize, usize)>,
+    skip: Option<Skip>,
 }
 
 impl RequestParser {
@@ -75,6 +96,17 @@ impl RequestParser {
         limits: &Limits,
     ) -> Result<Option<Command>, ParseError> {
         loop {
+            if self.skip.is_some() {
+                match self.skip_oversized(buf, limits)? {
+                    Some(size) => {
+                        return Err(ParseError::TooLarge {
+                            size,
+                            limit: limits.max_request_bytes,
+                        })
+                    }
+                    None => return Ok(None),
+                }
+            }
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -84,6 +116,7 @@ impl RequestParser {
                 inline(buf, limits)?
             };
             match parsed {
+                Parsed::Incomplete if self.skip.is_some() => continue,
                 Parsed::Incomplete => return Ok(None),
                 Parsed::Empty => continue,
                 Parsed::Command(cmd) => return Ok(Some(cmd)),
@@ -128,10 +161,13 @@ impl RequestParser {
             };
             let end = start + len;
             if end + 2 > limits.max_request_bytes {
-                return Err(ParseError::TooLarge {
+                // Drop it as it arrives; `next` answers once its last byte is gone.
+                self.skip = Some(Skip {
                     size: end + 2,
-                    limit: limits.max_request_bytes,
+                    args_left: count - self.ranges.len() as i64 - 1,
+                    discard: end + 2,
                 });
+                return Ok(Parsed::Incomplete);
             }
             if buf.len() < end + 2 {
                 return Ok(Parsed::Incomplete);
@@ -146,6 +182,55 @@ impl RequestParser {
             .map(|&(s, e)| frame.slice(s..e))
             .collect();
         Ok(Parsed::Command(Command::with_raw(args, frame)))
+    }
+}
+
+impl RequestParser {
+    /// Discards what has arrived of an oversized request. Returns its full size once all of it
+    /// is gone; `None` while more is to come. A malformed header inside it is fatal as usual.
+    fn skip_oversized(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        let Some(skip) = self.skip.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            let dropped = skip.discard.min(buf.len());
+            buf.advance(dropped);
+            skip.discard -= dropped;
+            if skip.discard > 0 {
+                return Ok(None);
+            }
+            if skip.args_left == 0 {
+                let size = skip.size;
+                self.skip = None;
+                return Ok(Some(size));
+            }
+            let Some(&kind) = buf.first() else {
+                return Ok(None);
+            };
+            if kind != b'$' {
+                self.skip = None;
+                return Err(ParseError::ExpectedBulk(kind));
+            }
+            let Some((len, start)) =
+                header(buf, 1, limits.max_inline_bytes, ParseError::TooBigBulkCount)?
+            else {
+                return Ok(None);
+            };
+            let len = match len {
+                Some(len) if (0..=512 * 1024 * 1024).contains(&len) => len as usize,
+                _ => {
+                    self.skip = None;
+                    return Err(ParseError::InvalidBulkLength);
+                }
+            };
+            skip.args_left -= 1;
+            skip.discard = start + len + 2;
+            skip.size += start + len + 2;
+        }
     }
 }
 
@@ -368,11 +453,9 @@ mod tests {
             Err(ParseError::ExpectedBulk(b'*'))
         );
         assert_eq!(
-            parse_all(b"*1\r\n$11000000\r\n").1,
-            Err(ParseError::TooLarge {
-                size: 11000017,
-                limit: 10485760
-            })
+            parse_all(b"*1\r\n$11000000\r\n"),
+            (vec![], Ok(()), 0),
+            "an oversized request is dropped as it arrives, and refused once it has all gone"
         );
         assert_eq!(
             parse_all(b"SET a \"b\r\n").1,
@@ -381,6 +464,66 @@ mod tests {
         assert_eq!(
             parse_all(&vec![b'a'; 70 * 1024]).1,
             Err(ParseError::TooBigInline)
+        );
+    }
+
+    #[test]
+    fn skips_an_oversized_request_and_parses_on() {
+        let limits = Limits {
+            max_request_bytes: 1024,
+            ..Limits::default()
+        };
+        let big = vec![b'x'; 2000];
+        let mut input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000\r\n".to_vec();
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+        let expected_size = input.len() - 14;
+        // Fed in every chunking: the refusal comes once, after the last byte, then PING.
+        for chunk in [1, 7, 100, 4096] {
+            let mut parser = RequestParser::default();
+            let mut buf = BytesMut::new();
+            let mut seen = Vec::new();
+            for piece in input.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                assert!(buf.len() <= chunk + 64, "the skipped bytes are not kept");
+                loop {
+                    match parser.next(&mut buf, &limits) {
+                        Ok(Some(cmd)) => seen.push(Ok(cmd.args)),
+                        Ok(None) => break,
+                        Err(e) => {
+                            assert!(!e.is_fatal());
+                            seen.push(Err(e));
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                seen,
+                vec![
+                    Err(ParseError::TooLarge {
+                        size: expected_size,
+                        limit: 1024
+                    }),
+                    Ok(vec![Bytes::from("PING")])
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_header_inside_a_skipped_request_is_fatal() {
+        let limits = Limits {
+            max_request_bytes: 1024,
+            ..Limits::default()
+        };
+        let mut buf = BytesMut::from(&b"*2\r\n$2000\r\n"[..]);
+        buf.extend_from_slice(&[b'x'; 2002]);
+        buf.extend_from_slice(b"$abc\r\n");
+        let mut parser = RequestParser::default();
+        assert_eq!(
+            parser.next(&mut buf, &limits).err(),
+            Some(ParseError::InvalidBulkLength)
         );
     }
 

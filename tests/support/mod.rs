@@ -320,6 +320,14 @@ impl RawClient {
     pub fn set_read_timeout(&self, timeout: Duration) {
         self.stream.set_read_timeout(Some(timeout)).unwrap();
     }
+
+    /// Peeks at the socket without consuming (Ok(0): the server closed the connection).
+    pub fn peek(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.buf.is_empty() {
+            return Ok(self.buf.len().min(buf.len()));
+        }
+        self.stream.peek(buf)
+    }
 }
 
 /// Runs the same commands against a real redis-server and the embedded store and compares the

@@ -1,0 +1,196 @@
+//! The per-client limits of `[limits]` that act while a client is connected: the idle timeout
+//! and the output buffer limit for pub/sub subscribers (request size is the parser's own).
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+/// Redis's `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`: a subscriber whose
+/// unsent output reaches `hard` bytes, or stays at or above `soft` bytes for `soft_for`, is
+/// disconnected. A zero `hard` or `soft` disables that half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_for: Duration,
+}
+
+impl Default for OutputLimit {
+    /// Redis's default for the pubsub class: `32mb 8mb 60`.
+    fn default() -> Self {
+        OutputLimit {
+            hard: 32 * 1024 * 1024,
+            soft: 8 * 1024 * 1024,
+            soft_for: Duration::from_secs(60),
+        }
+    }
+}
+
+impl OutputLimit {
+    /// Parses Redis's syntax, `"<hard> <soft> <seconds>"` with sizes as `parse_size` reads them
+    /// (`32mb`, `8388608`). The error says what was wrong.
+    pub fn parse(text: &str) -> Result<OutputLimit, String> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [hard, soft, seconds] = parts[..] else {
+            return Err(format!(
+                "'{text}' is not three values; use \"<hard> <soft> <seconds>\", e.g. \"32mb 8mb 60\""
+            ));
+        };
+        let size = |what: &str, v: &str| {
+            crate::config::parse_size(v)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    format!("{what} '{v}' is not a size; use bytes or a unit, e.g. \"32mb\"")
+                })
+        };
+        let soft_for = seconds
+            .parse::<u64>()
+            .map_err(|_| format!("seconds '{seconds}' is not a whole number"))?;
+        Ok(OutputLimit {
+            hard: size("hard limit", hard)?,
+            soft: size("soft limit", soft)?,
+            soft_for: Duration::from_secs(soft_for),
+        })
+    }
+}
+
+/// Tracks one subscriber's output against an [`OutputLimit`].
+#[derive(Debug, Default)]
+pub struct OutputWatch {
+    /// Since when the output has been at or above the soft limit.
+    over_soft_since: Option<Instant>,
+}
+
+impl OutputWatch {
+    /// Whether a subscriber with `pending` unsent bytes must be disconnected now. Call it each
+    /// time output is added (as Redis checks when it appends a reply).
+    pub fn exceeded(&mut self, limit: &OutputLimit, pending: usize) -> bool {
+        if limit.hard > 0 && pending >= limit.hard {
+            return true;
+        }
+        if limit.soft == 0 || pending < limit.soft {
+            self.over_soft_since = None;
+            return false;
+        }
+        let since = *self.over_soft_since.get_or_insert_with(Instant::now);
+        since.elapsed() >= limit.soft_for
+    }
+}
+
+/// The idle timeout of one client: it fires when nothing has been read from or written to the
+/// client for the timeout. The timer is re-armed only when it fires (activity just records
+/// the time), so the per-request cost is one clock read.
+pub struct IdleTimer {
+    timeout: Option<Duration>,
+    last_activity: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl IdleTimer {
+    /// A timer that never fires when `timeout` is `None`.
+    pub fn new(timeout: Option<Duration>) -> IdleTimer {
+        IdleTimer {
+            timeout,
+            last_activity: Instant::now(),
+            sleep: None,
+        }
+    }
+
+    /// Records activity (a read or a write on the client's socket).
+    pub fn active(&mut self) {
+        if self.timeout.is_some() {
+            self.last_activity = Instant::now();
+        }
+    }
+
+    /// Completes once the client has been inactive for the timeout; never without one.
+    /// Cancel-safe: the deadline lives in the timer, not in the future.
+    pub async fn expired(&mut self) {
+        let Some(timeout) = self.timeout else {
+            return std::future::pending().await;
+        };
+        loop {
+            let deadline = self.last_activity + timeout;
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if sleep.deadline() < deadline {
+                sleep.as_mut().reset(deadline);
+            }
+            sleep.as_mut().await;
+            if self.last_activity + timeout <= Instant::now() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_redis_syntax_and_says_what_is_wrong() {
+        assert_eq!(
+            OutputLimit::parse("32mb 8mb 60"),
+            Ok(OutputLimit::default())
+        );
+        assert_eq!(
+            OutputLimit::parse("0 0 0"),
+            Ok(OutputLimit {
+                hard: 0,
+                soft: 0,
+                soft_for: Duration::ZERO
+            })
+        );
+        assert!(OutputLimit::parse("32mb 8mb")
+            .unwrap_err()
+            .contains("not three values"));
+        assert!(OutputLimit::parse("lots 8mb 60")
+            .unwrap_err()
+            .contains("hard limit 'lots'"));
+        assert!(OutputLimit::parse("32mb 8mb soon")
+            .unwrap_err()
+            .contains("seconds 'soon'"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn soft_limit_needs_to_last() {
+        let limit = OutputLimit {
+            hard: 100,
+            soft: 10,
+            soft_for: Duration::from_secs(5),
+        };
+        let mut watch = OutputWatch::default();
+        assert!(!watch.exceeded(&limit, 9));
+        assert!(!watch.exceeded(&limit, 50), "above soft, not yet for long");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(!watch.exceeded(&limit, 50));
+        assert!(!watch.exceeded(&limit, 5), "dropping below soft resets it");
+        assert!(!watch.exceeded(&limit, 50));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(watch.exceeded(&limit, 50), "above soft for 5 s");
+        assert!(
+            OutputWatch::default().exceeded(&limit, 100),
+            "hard is at once"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timer_fires_only_after_a_quiet_timeout() {
+        let mut timer = IdleTimer::new(Some(Duration::from_secs(10)));
+        let start = Instant::now();
+        tokio::time::advance(Duration::from_secs(6)).await;
+        timer.active();
+        timer.expired().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(16),
+            "re-armed from the activity"
+        );
+        let mut never = IdleTimer::new(None);
+        let fired = tokio::time::timeout(Duration::from_secs(3600), never.expired()).await;
+        assert!(fired.is_err());
+    }
+}
