@@ -38,6 +38,8 @@ pub enum UpstreamError {
     Closed,
     #[error("invalid reply from upstream: {0}")]
     Protocol(#[from] crate::protocol::FrameError),
+    #[error("the upstream sent a reply to no request")]
+    Unasked,
     #[error("no reply within {0} ms")]
     Timeout(u64),
     #[error("TLS with {host}: {reason}")]
@@ -55,6 +57,7 @@ impl UpstreamError {
             self,
             UpstreamError::Handshake { .. }
                 | UpstreamError::Protocol(_)
+                | UpstreamError::Unasked
                 | UpstreamError::Tls { .. }
         )
     }
