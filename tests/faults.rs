@@ -402,5 +402,4 @@ fn a_stalled_tls_handshake_falls_back() {
     );
     until_answered(&mut c, &["SET", "k", "v"], "+OK⏎");
     assert_eq!(call(&mut client(&sidecar), &["GET", "k"]), "$1⏎v⏎");
-    assert!(fault.seen().is_empty(), "no plaintext command reached it");
 }
