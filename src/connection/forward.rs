@@ -181,6 +181,11 @@ pub(super) async fn serve(
             || d.pinned
                 .as_ref()
                 .is_some_and(|p| p.sticky || p.pending.subscribed());
+        let command_timeout = d.upstream.config.command_timeout;
+        let pin_deadline = d
+            .pinned
+            .as_ref()
+            .and_then(|p| p.pending.deadline(command_timeout));
         // The dedicated connection is not read while the client is this far behind.
         let (pin_read, pin_write) = match d.pinned.as_mut() {
             Some(p) => (
@@ -203,6 +208,7 @@ pub(super) async fn serve(
             read = async move { let (r, buf) = pin_read.expect("guarded"); r.read_buf(buf).await }, if has_pin => {
                 match read {
                     Ok(n) if n > 0 => {
+                        d.pinned.as_mut().expect("guarded").pending.progressed();
                         d.route_pinned();
                         let subscribed = d.pinned.as_ref().is_some_and(|p| p.pending.subscribed());
                         if subscribed && output.exceeded(&shared.pubsub_output_limit, d.out.len()) {
@@ -221,6 +227,9 @@ pub(super) async fn serve(
                     Ok(_) => d.lose_pinned(&UpstreamError::Closed),
                     Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
+            }
+            _ = sleep_until_some(pin_deadline), if pin_deadline.is_some() => {
+                d.lose_pinned(&UpstreamError::Timeout(command_timeout.as_millis() as u64));
             }
             written = client_w.write(&d.out), if !d.out.is_empty() => match written {
                 Ok(n) if n > 0 => {
@@ -637,5 +646,13 @@ impl Driver {
 fn release_locals(pending: &mut Pending, out: &mut BytesMut) {
     while let Some(local) = pending.take_ready_local() {
         out.extend_from_slice(&local);
+    }
+}
+
+/// Sleeps until `deadline` (forever without one).
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

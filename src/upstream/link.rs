@@ -23,8 +23,14 @@ pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 /// `ERR upstream unavailable: `, so it never contains credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("connect to {addr} timed out after {ms} ms")]
-    ConnectTimeout { addr: String, ms: u64 },
+    /// `stage` names what was still unanswered: the TCP connect, the TLS handshake, or a
+    /// handshake command (`AUTH`), so a stalled TLS handshake is told apart from a dead host.
+    #[error("connect to {addr} timed out after {ms} ms, during {stage}")]
+    ConnectTimeout {
+        addr: String,
+        ms: u64,
+        stage: &'static str,
+    },
     #[error("connect to {addr}: {source}")]
     Connect {
         addr: String,
@@ -38,6 +44,8 @@ pub enum UpstreamError {
     Closed,
     #[error("invalid reply from upstream: {0}")]
     Protocol(#[from] crate::protocol::FrameError),
+    #[error("the upstream sent a reply to no request")]
+    Unasked,
     #[error("no reply within {0} ms")]
     Timeout(u64),
     #[error("TLS with {host}: {reason}")]
@@ -55,6 +63,7 @@ impl UpstreamError {
             self,
             UpstreamError::Handshake { .. }
                 | UpstreamError::Protocol(_)
+                | UpstreamError::Unasked
                 | UpstreamError::Tls { .. }
         )
     }
@@ -90,7 +99,8 @@ impl Link {
     ) -> Result<Link, UpstreamError> {
         let addr = config.url.address();
         let ms = config.connect_timeout.as_millis() as u64;
-        tokio::time::timeout(config.connect_timeout, async {
+        let mut stage = "the TCP connect";
+        let connected = tokio::time::timeout(config.connect_timeout, async {
             let stream =
                 TcpStream::connect(&addr)
                     .await
@@ -108,6 +118,7 @@ impl Link {
                     }
                 }
                 Some(tls) => {
+                    stage = "the TLS handshake";
                     let host = config.url.host.clone();
                     let tls_error = |reason: String| UpstreamError::Tls {
                         host: host.clone(),
@@ -125,17 +136,19 @@ impl Link {
                     }
                 }
             };
-            link.handshake(&config.url, protocol).await?;
+            link.handshake(&config.url, protocol, &mut stage).await?;
             Ok(link)
         })
-        .await
-        .map_err(|_| UpstreamError::ConnectTimeout { addr, ms })?
+        .await;
+        connected.map_err(|_| UpstreamError::ConnectTimeout { addr, ms, stage })?
     }
 
+    /// Sends the handshake commands; `stage` names the one whose reply is awaited.
     async fn handshake(
         &mut self,
         url: &UpstreamUrl,
         protocol: Protocol,
+        stage: &mut &'static str,
     ) -> Result<(), UpstreamError> {
         let mut steps: Vec<(&'static str, Vec<Bytes>)> = Vec::new();
         let user = url.username.clone().unwrap_or_else(|| "default".into());
@@ -176,6 +189,7 @@ impl Link {
         self.writer.write_all(&out).await?;
         let mut buf = BytesMut::with_capacity(512);
         for (step, _) in steps {
+            *stage = step;
             let reply = read_frame(&mut self.reader, &mut buf).await?;
             if reply.first() == Some(&b'-') {
                 let text = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();

@@ -7,6 +7,7 @@
 //! Locally answered requests take their place in the same FIFO, so replies leave in order.
 
 use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redis_protocol::resp3::types::BytesFrame;
@@ -18,6 +19,8 @@ use crate::command::Command;
 enum Owed {
     /// One ordinary reply.
     One,
+    /// The reply to a command that may wait as long as the client asked (BLPOP, XREAD BLOCK).
+    Blocking,
     /// Confirmations of a (P|S)(UN)SUBSCRIBE; `None` until an argument-less unsubscribe learns
     /// how many channels it drops.
     Confirmations(Option<usize>),
@@ -51,6 +54,10 @@ pub struct Pending {
     channels: HashSet<Bytes>,
     patterns: HashSet<Bytes>,
     shard_channels: HashSet<Bytes>,
+    /// How many `Owed::Blocking` are in `owed`.
+    blocking: usize,
+    /// When the upstream last sent something, or was first owed a reply after owing none.
+    progress: Option<Instant>,
 }
 
 impl Pending {
@@ -61,9 +68,33 @@ impl Pending {
                 let n = cmd.args.len() - 1;
                 Owed::Confirmations(if subscribe || n > 0 { Some(n) } else { None })
             }
+            None if may_block(cmd) => Owed::Blocking,
             None => Owed::One,
         };
+        if !self.awaits_upstream() {
+            self.progress = Some(Instant::now());
+        }
+        self.blocking += matches!(owed, Owed::Blocking) as usize;
         self.owed.push_back(owed);
+    }
+
+    /// The upstream sent something (part of a reply counts): its deadline moves.
+    pub fn progressed(&mut self) {
+        self.progress = Some(Instant::now());
+    }
+
+    /// When the upstream must next make progress, `timeout` after it last did; None while it
+    /// owes nothing, or owes the reply to a blocking command (that may wait as long as the
+    /// client asked). Past the deadline the connection counts as dead.
+    pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
+        if self.blocking > 0 || !self.awaits_upstream() {
+            return None;
+        }
+        self.progress.map(|at| at + timeout)
+    }
+
+    fn awaits_upstream(&self) -> bool {
+        self.owed.iter().any(|o| !matches!(o, Owed::Local(_)))
     }
 
     /// Records a reply the sidecar makes itself for a request in this position.
@@ -122,7 +153,9 @@ impl Pending {
         match self.owed.front() {
             None => Route::Push,
             Some(_) => {
-                self.owed.pop_front();
+                if let Some(Owed::Blocking) = self.owed.pop_front() {
+                    self.blocking -= 1;
+                }
                 Route::Reply
             }
         }
@@ -160,6 +193,7 @@ impl Pending {
         self.channels.clear();
         self.patterns.clear();
         self.shard_channels.clear();
+        self.blocking = 0;
         self.owed
             .drain(..)
             .map(|o| match o {
@@ -175,6 +209,28 @@ impl Pending {
         self.patterns.clear();
         self.shard_channels.clear();
     }
+}
+
+/// Whether the upstream may hold `cmd`'s reply back for as long as the client asked.
+fn may_block(cmd: &Command) -> bool {
+    let is = |names: &[&str]| names.iter().any(|n| cmd.is(n));
+    if is(&["xread", "xreadgroup"]) {
+        return cmd.args.iter().any(|a| a.eq_ignore_ascii_case(b"block"));
+    }
+    is(&[
+        "blpop",
+        "brpop",
+        "blmove",
+        "brpoplpush",
+        "blmpop",
+        "bzpopmin",
+        "bzpopmax",
+        "bzmpop",
+        "wait",
+        "waitaof",
+        "sync",
+        "psync",
+    ])
 }
 
 /// `Some((kind, is_subscribe))` for the six subscription commands.
@@ -283,6 +339,29 @@ mod tests {
         p.sent(&Command::from_strs(&["UNSUBSCRIBE"]));
         let nil = Bytes::from_static(b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
         assert_eq!(p.route(&nil), Route::Reply);
+    }
+
+    #[test]
+    fn a_deadline_runs_only_while_a_prompt_reply_is_owed() {
+        let timeout = Duration::from_millis(300);
+        let mut p = Pending::default();
+        assert_eq!(p.deadline(timeout), None, "nothing owed");
+        p.sent(&Command::from_strs(&["MULTI"]));
+        let first = p.deadline(timeout).expect("a reply owed");
+        p.sent(&Command::from_strs(&["BLPOP", "q", "0"]));
+        assert_eq!(p.deadline(timeout), None, "a blocking pop may wait");
+        assert_eq!(p.route(&Bytes::from_static(b"+OK\r\n")), Route::Reply);
+        assert_eq!(p.deadline(timeout), None);
+        assert_eq!(p.route(&Bytes::from_static(b"*-1\r\n")), Route::Reply);
+        p.local(Bytes::from_static(b"+OK\r\n"));
+        assert_eq!(p.deadline(timeout), None, "a local reply is not awaited");
+        p.sent(&Command::from_strs(&[
+            "XREAD", "BLOCK", "0", "STREAMS", "s", "$",
+        ]));
+        assert_eq!(p.deadline(timeout), None);
+        p.fail_all();
+        p.sent(&Command::from_strs(&["GET", "k"]));
+        assert!(p.deadline(timeout).expect("owed again") >= first);
     }
 
     #[test]

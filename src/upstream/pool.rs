@@ -210,41 +210,52 @@ async fn accept(
 }
 
 /// Splits complete replies off `rbuf` and sends them to their jobs, one segment per job per read.
+/// Replies before an invalid (or unasked-for) one are still delivered, so that when the
+/// connection is then lost every job is owed exactly its `remaining` replies: one per request.
 fn deliver(rbuf: &mut BytesMut, fifo: &mut VecDeque<InFlight>) -> Result<(), UpstreamError> {
     let mut end = 0;
     let mut ends = Vec::new(); // (offset where a job's segment ends, job finished)
-    while let Some(len) = frame_len(&rbuf[end..], MAX_REPLY_DEPTH)? {
-        end += len;
-        let Some(front) = fifo.get_mut(ends.iter().filter(|(_, done)| *done).count()) else {
-            return Err(UpstreamError::Protocol(
-                crate::protocol::FrameError::BadType(rbuf[end - len]),
-            ));
+    let mut finished = 0;
+    let mut failed = None;
+    loop {
+        let len = match frame_len(&rbuf[end..], MAX_REPLY_DEPTH) {
+            Ok(Some(len)) => len,
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(UpstreamError::Protocol(e));
+                break;
+            }
         };
+        let Some(front) = fifo.get_mut(finished) else {
+            failed = Some(UpstreamError::Unasked);
+            break;
+        };
+        end += len;
         front.remaining -= 1;
         if front.remaining == 0 {
             ends.push((end, true));
+            finished += 1;
         }
     }
-    if end == 0 {
-        return Ok(());
-    }
-    if ends.last().is_none_or(|(at, _)| *at < end) {
-        ends.push((end, false));
-    }
-    let chunk = rbuf.split_to(end).freeze();
-    let mut start = 0;
-    for (at, done) in ends {
-        let segment = Segment {
-            data: chunk.slice(start..at),
-            done,
-        };
-        let job = if done { fifo.pop_front() } else { None };
-        if let Some(job) = job.as_ref().or(fifo.front()) {
-            let _ = job.reply_to.send(segment);
+    if end > 0 {
+        if ends.last().is_none_or(|(at, _)| *at < end) {
+            ends.push((end, false));
         }
-        start = at;
+        let chunk = rbuf.split_to(end).freeze();
+        let mut start = 0;
+        for (at, done) in ends {
+            let segment = Segment {
+                data: chunk.slice(start..at),
+                done,
+            };
+            let job = if done { fifo.pop_front() } else { None };
+            if let Some(job) = job.as_ref().or(fifo.front()) {
+                let _ = job.reply_to.send(segment);
+            }
+            start = at;
+        }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// The connection failed: every job in flight gets an error for each reply it still owes.
@@ -318,9 +329,42 @@ mod tests {
     }
 
     #[test]
+    fn replies_before_garbage_reach_their_jobs() {
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        let mut fifo = VecDeque::from([
+            InFlight {
+                reply_to: tx_a,
+                remaining: 1,
+            },
+            InFlight {
+                reply_to: tx_b,
+                remaining: 2,
+            },
+        ]);
+        let mut rbuf = BytesMut::from(&b"$4\r\ngood\r\n:1\r\n!!!garbage\r\n"[..]);
+        assert!(matches!(
+            deliver(&mut rbuf, &mut fifo),
+            Err(UpstreamError::Protocol(_))
+        ));
+        let a = rx_a.try_recv().unwrap();
+        assert_eq!((&a.data[..], a.done), (&b"$4\r\ngood\r\n"[..], true));
+        let b = rx_b.try_recv().unwrap();
+        assert_eq!((&b.data[..], b.done), (&b":1\r\n"[..], false));
+        assert_eq!(fifo.len(), 1);
+        assert_eq!(
+            fifo[0].remaining, 1,
+            "the error answers the one reply still owed"
+        );
+    }
+
+    #[test]
     fn a_reply_nobody_asked_for_is_a_protocol_error() {
         let mut fifo = VecDeque::new();
         let mut rbuf = BytesMut::from(&b"+OK\r\n"[..]);
-        assert!(deliver(&mut rbuf, &mut fifo).is_err());
+        assert!(matches!(
+            deliver(&mut rbuf, &mut fifo),
+            Err(UpstreamError::Unasked)
+        ));
     }
 }

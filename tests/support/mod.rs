@@ -14,6 +14,8 @@ use bytes::{Bytes, BytesMut};
 use redis_sidecar::config::{Cli, Config};
 use redis_sidecar::protocol::frame_len;
 
+pub mod faulty;
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
