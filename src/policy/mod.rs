@@ -22,9 +22,11 @@ pub mod compress_config;
 pub mod compress_script;
 pub mod slowlog;
 mod slowlog_format;
+pub mod swap;
 pub mod tenant;
 mod tenant_keys;
 mod tenant_lua;
+mod tenant_reload;
 mod tenant_reply;
 
 use std::sync::Arc;
@@ -67,6 +69,9 @@ pub struct PolicySession {
     pub tenant: Option<Arc<str>>,
     /// The tenant's key prefix.
     pub prefix: Option<Bytes>,
+    /// Which tenant layer last confirmed the credentials this session authenticated with (a
+    /// reload that changes or removes them signs the session out; see [`tenant`]).
+    pub auth_generation: u64,
 }
 
 /// A command that was answered by a backend.
