@@ -99,6 +99,7 @@ pub(super) async fn serve(
     carry: Carry,
 ) -> Exit {
     let (segments_tx, mut segments) = mpsc::unbounded_channel();
+    let chain = shared.chain.load();
     let mut d = Driver {
         pool_conn: upstream.pool(Protocol::Resp2).assign(),
         upstream: upstream.clone(),
@@ -114,7 +115,7 @@ pub(super) async fn serve(
         deferred: carry.cmds,
         out: BytesMut::new(),
         closing: false,
-        track: !shared.chain.is_empty(),
+        track: !chain.is_empty(),
         addrs: (
             socket
                 .peer_addr()
@@ -126,7 +127,7 @@ pub(super) async fn serve(
                 .unwrap_or_default(),
         ),
         lib: (None, None),
-        chain: shared.chain.clone(),
+        chain,
         policy: carry.policy,
     };
     let mut parser = RequestParser::default();
@@ -214,6 +215,7 @@ pub(super) async fn serve(
                 Ok(n) => {
                     crate::metrics::received(n);
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
+                    shared.chain.refresh(&mut d.chain);
                     for cmd in batch.drain(..) {
                         if d.closing {
                             break;
