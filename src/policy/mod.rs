@@ -8,8 +8,9 @@
 //!   (`request` returned [`Verdict::rewrite_reply`]); untouched replies pass byte for byte.
 //! - `completed` runs once per command that reached a backend, after its reply, with the round
 //!   trip time; policies must not block or allocate much there (it is on every command's path).
-//! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
-//!   its configuration section and shared by all connections.
+//! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built from
+//!   its configuration section and shared by all connections; a reload builds a new chain
+//!   ([`crate::reload`]) that connections take between batches ([`swap`]).
 
 pub mod auth;
 pub mod budget;

@@ -40,7 +40,7 @@ use crate::connection::Backend;
 use crate::policy::swap::ChainSwap;
 pub use layers::Layers;
 
-/// Reloads of the configuration, by result.
+/// Reloads of the configuration, by result: `[ok, error]`.
 static RELOADS: LazyLock<[Counter; 2]> = LazyLock::new(|| {
     let counter = |result: &'static str| {
         crate::metrics::counter(
@@ -66,6 +66,8 @@ pub struct Reloader {
 impl Reloader {
     /// Builds the first chain for `config`. Must run inside a tokio runtime.
     pub fn new(cli: Option<Cli>, config: Config, backend: Backend) -> Reloader {
+        // Both series exported from the start, at 0.
+        LazyLock::force(&RELOADS);
         let layers = Layers::build(&config, &backend, None);
         let cli = cli.map(|mut cli| {
             // Re-read the file that was read at start, even if the default file appears later.
@@ -97,6 +99,12 @@ impl Reloader {
                 "reload: this server was not started from flags; nothing to reload".into(),
             ]));
         };
+        if cli.config.is_none() {
+            // Without a file, a reload would read the same environment and flags again.
+            return Err(ConfigError(vec![
+                "reload: no configuration file was read at start (--config FILE, or config/sidecar.toml); nothing to reload".into(),
+            ]));
+        }
         let loaded = Config::load_with_env(cli, env)?;
         let restart = restart::changed(&self.running, &loaded);
         if !restart.is_empty() {
