@@ -8,6 +8,7 @@
 //! - [`upstream`]: upstream URLs, connections, and matching replies to requests.
 //! - [`store`]: the embedded Redis-compatible store.
 //! - [`config`]: defaults < file < env < flags, validated.
+//! - [`reload`]: SIGHUP re-reads the configuration and swaps the policy chain in place.
 //! - [`policy`]: the layers every command passes through.
 //! - [`metrics`]: Prometheus metrics (names in one place), the metrics policy, status data.
 //! - [`http`]: `/metrics`, `/health`, `/health/redis`, the status page.
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod protocol;
+pub mod reload;
 pub mod server;
 pub mod store;
 pub mod upstream;

@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
             .build()?,
     };
     runtime.block_on(async {
-        let server = server::Server::bind(config).await?;
+        let server = server::Server::bind(config).await?.reload_on_sighup(cli);
         server.run(server::termination_signal()).await;
         Ok(())
     })

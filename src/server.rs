@@ -13,14 +13,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::Config;
+use crate::config::{Cli, Config};
 use crate::connection::{self, Backend, Shared};
 use crate::failover::{monitor, Failover, Journal};
-use crate::policy::budget::{Billing, BudgetPolicy};
-use crate::policy::compress::CompressPolicy;
-use crate::policy::slowlog::SlowlogPolicy;
-use crate::policy::Policy;
 use crate::protocol::Limits;
+use crate::reload::Reloader;
 use crate::store::{Store, StoreConfig};
 use crate::upstream::{Upstream, UpstreamConfig};
 
@@ -38,6 +35,8 @@ pub struct Server {
     backend: Backend,
     /// The primary store's append-only file, when persistence is on.
     aof: Option<Arc<Journal>>,
+    /// The flags to reload the configuration with on SIGHUP (None: no reloads).
+    reload: Option<Cli>,
 }
 
 impl Server {
@@ -91,7 +90,15 @@ impl Server {
             config,
             backend,
             aof,
+            reload: None,
         })
+    }
+
+    /// Reloads the configuration on SIGHUP, from the same file with the same flags (`cli`,
+    /// the flags `config` was loaded with) and environment; see [`crate::reload`].
+    pub fn reload_on_sighup(mut self, cli: Cli) -> Server {
+        self.reload = Some(cli);
+        self
     }
 
     /// The address clients connect to (useful when the configured port was 0).
@@ -106,15 +113,14 @@ impl Server {
     }
 
     /// Serves until `stop` completes, then drains.
-    pub async fn run(self, stop: impl Future<Output = ()>) {
+    pub async fn run(mut self, stop: impl Future<Output = ()>) {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        // The policy chain, in order: auth/tenants first.
-        let mut policies: Vec<Arc<dyn crate::policy::Policy>> =
-            vec![Arc::new(crate::metrics::MetricsPolicy)];
-        // Order: metrics see every command; tenants authenticate and prefix before anything is
-        // charged, logged or compressed.
-        policies.extend(crate::policy::tenant::policy(&self.config.auth));
-        policies.extend(self.policies(&shutdown_rx));
+        // The policy chain, replaced on SIGHUP (crate::reload).
+        let reloader = Reloader::new(
+            self.reload.take(),
+            self.config.clone(),
+            self.backend.clone(),
+        );
         let shared = Shared {
             backend: self.backend.clone(),
             limits: Limits {
@@ -124,8 +130,9 @@ impl Server {
             idle_timeout: self.config.idle_timeout,
             pubsub_output_limit: self.config.pubsub_output_limit,
             shutdown: shutdown_rx.clone(),
-            chain: Arc::new(crate::policy::Chain::new(policies)),
+            chain: reloader.swap().cache(),
         };
+        reloader.spawn(shutdown_rx.clone());
         match &self.backend {
             Backend::Embedded(store) => {
                 tracing::info!(listen = %self.local_addr(), "serving from the embedded store (no upstream configured)");
@@ -205,74 +212,6 @@ impl Server {
             }
         }
         tracing::info!("stopped");
-    }
-}
-
-impl Server {
-    /// The policy chain's layers, in order (the slow log first, so SLOWLOG is answered free).
-    fn policies(&self, shutdown: &watch::Receiver<bool>) -> Vec<Arc<dyn Policy>> {
-        let mut chain: Vec<Arc<dyn Policy>> = Vec::new();
-        if let Some(slowlog) = SlowlogPolicy::new(&self.config.slowlog) {
-            let slowlog = Arc::new(slowlog);
-            let entries = slowlog.clone();
-            crate::metrics::status::set_slowlog_source(Arc::new(move |n| entries.recent(n)));
-            chain.push(slowlog);
-        }
-        let upstream = match &self.backend {
-            Backend::Upstream(up) => Some(up),
-            Backend::Embedded(_) => None,
-        };
-        if let Some(budget) = &self.config.budget {
-            let billing = match upstream {
-                None => Billing::Never,
-                Some(up) => up.failover.as_ref().map_or(Billing::Always, |f| {
-                    Billing::UnlessFallback(f.health.clone())
-                }),
-            };
-            let policy = BudgetPolicy::new(budget.clone(), billing);
-            if let (Some(leases), Some(up)) = (policy.leases(), upstream) {
-                tokio::spawn(leases.run(up.config.clone(), shutdown.clone()));
-            }
-            let policy = Arc::new(policy);
-            tokio::spawn(export_every_second(shutdown.clone(), {
-                let budget = policy.clone();
-                move || {
-                    crate::metrics::budget::set_limit(budget.limit());
-                    crate::metrics::budget::set_used(budget.used());
-                    crate::metrics::budget::set_spend_dollars(budget.spend_usd());
-                }
-            }));
-            chain.push(policy);
-        }
-        if upstream.is_some() && self.config.compression.enabled {
-            let policy = Arc::new(CompressPolicy::new(self.config.compression.clone()));
-            let compress = policy.clone();
-            let mut exported = (0, 0);
-            tokio::spawn(export_every_second(shutdown.clone(), move || {
-                let now = (compress.bytes_before(), compress.bytes_after());
-                crate::metrics::compression::record(
-                    (now.0 - exported.0) as usize,
-                    (now.1 - exported.1) as usize,
-                );
-                exported = now;
-            }));
-            chain.push(policy);
-        }
-        chain
-    }
-}
-
-/// Runs `export` once a second until shutdown (copies a policy's figures into the metrics).
-async fn export_every_second(
-    mut shutdown: watch::Receiver<bool>,
-    mut export: impl FnMut() + Send + 'static,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => export(),
-            _ = shutdown.changed() => return,
-        }
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) async fn serve(
     let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
     let mut policy = carry.policy;
-    let chain = shared.chain.clone();
+    let mut chain = shared.chain.load();
     // The batch: what runs in the store, with the verdicts, and the chain's own answers by the
     // position they go before.
     let mut batch: Vec<Command> = Vec::new();
@@ -132,6 +132,7 @@ pub(super) async fn serve(
             }
         }
         unparsed = false;
+        shared.chain.refresh(&mut chain);
         let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut parsed);
         for request in parsed.drain(..) {
             line_up(

@@ -101,6 +101,7 @@ pub(super) async fn serve(
     carry: Carry,
 ) -> Exit {
     let (segments_tx, mut segments) = mpsc::unbounded_channel();
+    let chain = shared.chain.load();
     let mut d = Driver {
         pool_conn: upstream.pool(Protocol::Resp2).assign(),
         upstream: upstream.clone(),
@@ -116,7 +117,7 @@ pub(super) async fn serve(
         deferred: carry.cmds,
         out: BytesMut::new(),
         closing: false,
-        track: !shared.chain.is_empty(),
+        track: !chain.is_empty(),
         addrs: (
             socket
                 .peer_addr()
@@ -128,7 +129,7 @@ pub(super) async fn serve(
                 .unwrap_or_default(),
         ),
         lib: (None, None),
-        chain: shared.chain.clone(),
+        chain,
         policy: carry.policy,
     };
     let mut parser = RequestParser::default();
@@ -245,6 +246,7 @@ pub(super) async fn serve(
                     crate::metrics::received(n);
                     idle.active();
                     let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
+                    shared.chain.refresh(&mut d.chain);
                     for request in batch.drain(..) {
                         if d.closing {
                             break;

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::command::Command;
+use crate::policy::swap::ChainCache;
 use crate::policy::{Chain, PolicySession};
 use crate::protocol::{Limits, ParseError, Protocol, Reply, RequestParser};
 use crate::store::Store;
@@ -45,8 +46,9 @@ pub struct Shared {
     pub pubsub_output_limit: limits::OutputLimit,
     /// Becomes true when the server shuts down: stop reading, answer what is in flight, close.
     pub shutdown: watch::Receiver<bool>,
-    /// The policy layers every command passes through.
-    pub chain: Arc<Chain>,
+    /// The policy layers every command passes through; a reload may replace them, and each
+    /// connection picks the new chain up between batches.
+    pub chain: ChainCache,
 }
 
 /// Initial capacity of a client's read buffer; it grows for large requests.

@@ -82,6 +82,8 @@ defs! {
         "Bytes of the same values after compression.";
     SLOW_COMMANDS: Counter, "redis_sidecar_slow_commands_total",
         "Commands slower than the slow log's threshold.";
+    CONFIG_RELOADS: Counter, "redis_sidecar_config_reloads_total",
+        "Configuration reloads (SIGHUP), by result: ok, or error (invalid; the running configuration was kept).";
     TENANT_COMMANDS: Counter, "redis_sidecar_tenant_commands_total",
         "Commands answered, by tenant (bounded, the rest in 'other') and outcome.";
 }

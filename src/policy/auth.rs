@@ -40,6 +40,11 @@ impl Secret {
         Secret(Arc::from(text.as_bytes()))
     }
 
+    /// Whether `other` is the same password (compared as [`Secret::matches`] does).
+    pub fn same_as(&self, other: &Secret) -> bool {
+        self.matches(&other.0)
+    }
+
     /// Compares with `given` in time that depends only on the lengths.
     pub fn matches(&self, given: &[u8]) -> bool {
         self.0.len() == given.len()

@@ -12,6 +12,10 @@
 //!   client in flight at the switch.
 //! - The budget state is shared by all connections behind one short lock (no lock across an
 //!   await; nothing allocates on the path of a command that passes).
+//! - A reload ([`BudgetPolicy::reconfigured`]) never forgets what was spent: the new policy
+//!   keeps the old one's count (the same window when its length and mode are unchanged; a new
+//!   window that starts with the old count otherwise; in shared mode the count lives in the
+//!   upstream and a new limit or lease only changes what is asked of it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,54 +61,109 @@ enum Account {
 pub struct BudgetPolicy {
     config: BudgetConfig,
     billing: Billing,
+    ledger: Arc<Ledger>,
+}
+
+/// What a budget has counted; outlives a reload that keeps the budget.
+struct Ledger {
     clock: Instant,
     account: Account,
     charged: AtomicU64,
     refused: AtomicU64,
 }
 
+impl Ledger {
+    fn now_ms(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    fn used(&self) -> u64 {
+        match &self.account {
+            Account::Local(w) => w.lock().used(self.now_ms()),
+            Account::Shared(l) => l.global_used(),
+        }
+    }
+}
+
+fn account_for(config: &BudgetConfig) -> Account {
+    if config.shared {
+        Account::Shared(Arc::new(Leases::new(
+            config.limit,
+            config.lease,
+            config.window,
+        )))
+    } else {
+        Account::Local(Box::new(Mutex::new(SlidingWindow::new(config.window))))
+    }
+}
+
 impl BudgetPolicy {
     /// A budget from its section. In shared mode, [`BudgetPolicy::leases`] must be run (it
     /// refills the local pool from the upstream).
     pub fn new(config: BudgetConfig, billing: Billing) -> BudgetPolicy {
-        let account = if config.shared {
-            Account::Shared(Arc::new(Leases::new(
-                config.limit,
-                config.lease,
-                config.window,
-            )))
+        BudgetPolicy {
+            ledger: Arc::new(Ledger {
+                clock: Instant::now(),
+                account: account_for(&config),
+                charged: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+            }),
+            config,
+            billing,
+        }
+    }
+
+    /// The budget for `config` that continues this one's count (see the module doc). Shared
+    /// mode with a new limit, lease or window takes a new lease pool: run its
+    /// [`BudgetPolicy::leases`] again.
+    pub fn reconfigured(&self, config: BudgetConfig, billing: Billing) -> BudgetPolicy {
+        let same_account = config.shared == self.config.shared
+            && config.window == self.config.window
+            && (!config.shared
+                || (config.limit, config.lease) == (self.config.limit, self.config.lease));
+        let ledger = if same_account {
+            self.ledger.clone()
         } else {
-            Account::Local(Box::new(Mutex::new(SlidingWindow::new(config.window))))
+            let account = account_for(&config);
+            if let Account::Local(window) = &account {
+                // A new window starts with the old count, as spent now: nothing is forgotten.
+                let _ = window.lock().charge(0, self.used(), u64::MAX);
+            }
+            Arc::new(Ledger {
+                clock: Instant::now(),
+                account,
+                charged: AtomicU64::new(self.charged_total()),
+                refused: AtomicU64::new(self.refused_total()),
+            })
         };
         BudgetPolicy {
             config,
             billing,
-            clock: Instant::now(),
-            account,
-            charged: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
+            ledger,
         }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &BudgetConfig {
+        &self.config
     }
 
     /// The lease pool to run with [`Leases::run`] (shared mode only).
     pub fn leases(&self) -> Option<Arc<Leases>> {
-        match &self.account {
+        match &self.ledger.account {
             Account::Shared(leases) => Some(leases.clone()),
             Account::Local(_) => None,
         }
     }
 
     fn now_ms(&self) -> u64 {
-        self.clock.elapsed().as_millis() as u64
+        self.ledger.now_ms()
     }
 
     /// Cost units counted in the current window (shared mode: the whole deployment's count as
     /// the upstream last reported it).
     pub fn used(&self) -> u64 {
-        match &self.account {
-            Account::Local(w) => w.lock().used(self.now_ms()),
-            Account::Shared(l) => l.global_used(),
-        }
+        self.ledger.used()
     }
 
     /// Cost units allowed per window.
@@ -124,12 +183,12 @@ impl BudgetPolicy {
 
     /// Units this sidecar charged since it started.
     pub fn charged_total(&self) -> u64 {
-        self.charged.load(Ordering::Relaxed)
+        self.ledger.charged.load(Ordering::Relaxed)
     }
 
     /// Commands refused for the budget since start.
     pub fn refused_total(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
+        self.ledger.refused.load(Ordering::Relaxed)
     }
 
     /// The refusal as Upstash words it, with this sidecar's figures.
@@ -168,13 +227,13 @@ impl Policy for BudgetPolicy {
         if cost == 0 || !self.billing.bills() {
             return Ok(Verdict::default());
         }
-        let result = match &self.account {
+        let result = match &self.ledger.account {
             Account::Local(w) => w.lock().charge(self.now_ms(), cost, self.config.limit),
             Account::Shared(leases) => match leases.charge(cost) {
                 Ok(()) => Ok(()),
                 Err(Refusal::Exceeded(e)) => Err(e),
                 Err(Refusal::Pending) => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    self.ledger.refused.fetch_add(1, Ordering::Relaxed);
                     return Err(Reply::error(
                         "ERR shared budget: this sidecar's lease is spent and a new one is on its way from the upstream; retry shortly",
                     ));
@@ -183,11 +242,11 @@ impl Policy for BudgetPolicy {
         };
         match result {
             Ok(()) => {
-                self.charged.fetch_add(cost, Ordering::Relaxed);
+                self.ledger.charged.fetch_add(cost, Ordering::Relaxed);
                 Ok(Verdict::default())
             }
             Err(e) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
+                self.ledger.refused.fetch_add(1, Ordering::Relaxed);
                 Err(self.exceeded_reply(e))
             }
         }
@@ -262,5 +321,29 @@ mod tests {
         assert_eq!(period_word(86_400_000, "1d"), "daily");
         assert_eq!(period_word(1000, "1s"), "per-second");
         assert_eq!(period_word(600_000, "10m"), "per-10m");
+    }
+
+    #[test]
+    fn a_reconfigured_budget_keeps_what_was_spent() {
+        let p = policy(10, &[], Billing::Always);
+        for _ in 0..4 {
+            run(&p, &["SET", "k", "v"]).unwrap();
+        }
+        // A lower limit: the 4 units spent count against it.
+        let mut lower = p.config().clone();
+        lower.limit = 5;
+        let p = p.reconfigured(lower, Billing::Always);
+        assert_eq!((p.used(), p.limit()), (4, 5));
+        run(&p, &["SET", "k", "v"]).unwrap();
+        assert!(run(&p, &["SET", "k", "v"]).is_err(), "5 of 5 spent");
+        // A new window length starts a new window with the count carried over.
+        let mut hourly = p.config().clone();
+        hourly.window = Duration::from_secs(3600);
+        hourly.window_text = "1h".into();
+        hourly.limit = 6;
+        let p = p.reconfigured(hourly, Billing::Always);
+        assert_eq!((p.used(), p.charged_total(), p.refused_total()), (5, 5, 1));
+        run(&p, &["SET", "k", "v"]).unwrap();
+        assert!(run(&p, &["SET", "k", "v"]).is_err());
     }
 }

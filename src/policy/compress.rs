@@ -109,6 +109,9 @@ fn kind(cmd: &Command) -> Kind {
 }
 
 impl CompressPolicy {
+    /// The policy for `config`. With `enabled = false` it compresses nothing new but still
+    /// restores, guards and measures values written compressed earlier (a reload that turns
+    /// compression off keeps the layer in this form).
     pub fn new(config: CompressionConfig) -> CompressPolicy {
         CompressPolicy {
             config,
@@ -152,8 +155,13 @@ impl CompressPolicy {
     /// starts with the magic (so it cannot be mistaken for a compressed value).
     fn store_form(&self, value: &Bytes) -> Option<Bytes> {
         let magic = looks_compressed(value);
+        // Disabled (kept by a reload to restore values written earlier): only the magic wraps.
         // HyperLogLogs must stay readable by PFCOUNT.
-        if !magic && (value.len() <= self.config.threshold || value.starts_with(b"HYLL")) {
+        if !magic
+            && (!self.config.enabled
+                || value.len() <= self.config.threshold
+                || value.starts_with(b"HYLL"))
+        {
             return None;
         }
         let stored = compress_codec::compress(self.config.algorithm, self.config.level, value);

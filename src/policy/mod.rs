@@ -8,8 +8,9 @@
 //!   (`request` returned [`Verdict::rewrite_reply`]); untouched replies pass byte for byte.
 //! - `completed` runs once per command that reached a backend, after its reply, with the round
 //!   trip time; policies must not block or allocate much there (it is on every command's path).
-//! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built once from
-//!   its configuration section and shared by all connections.
+//! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built from
+//!   its configuration section and shared by all connections; a reload builds a new chain
+//!   ([`crate::reload`]) that connections take between batches ([`swap`]).
 
 pub mod auth;
 pub mod budget;
@@ -22,9 +23,11 @@ pub mod compress_config;
 pub mod compress_script;
 pub mod slowlog;
 mod slowlog_format;
+pub mod swap;
 pub mod tenant;
 mod tenant_keys;
 mod tenant_lua;
+mod tenant_reload;
 mod tenant_reply;
 
 use std::sync::Arc;
@@ -67,6 +70,9 @@ pub struct PolicySession {
     pub tenant: Option<Arc<str>>,
     /// The tenant's key prefix.
     pub prefix: Option<Bytes>,
+    /// Which tenant layer last confirmed the credentials this session authenticated with (a
+    /// reload that changes or removes them signs the session out; see [`tenant`]).
+    pub auth_generation: u64,
 }
 
 /// A command that was answered by a backend.

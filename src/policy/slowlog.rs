@@ -9,7 +9,7 @@
 //! resets only its tenant's entries.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -75,10 +75,12 @@ struct Entry {
     tenant: Option<Arc<str>>,
 }
 
-/// The slow log policy; see the module doc.
+/// The slow log policy; see the module doc. A reload that keeps the slow log on changes its
+/// threshold and length in place ([`SlowlogPolicy::reconfigure`]), so its entries survive.
 pub struct SlowlogPolicy {
-    threshold: Duration,
-    max_len: usize,
+    /// The threshold in nanoseconds.
+    threshold_ns: AtomicU64,
+    max_len: AtomicUsize,
     entries: Mutex<VecDeque<Entry>>,
     next_id: AtomicU64,
     logged: AtomicU64,
@@ -88,12 +90,34 @@ impl SlowlogPolicy {
     /// None when the configuration turns the slow log off.
     pub fn new(config: &SlowlogConfig) -> Option<SlowlogPolicy> {
         Some(SlowlogPolicy {
-            threshold: config.threshold?,
-            max_len: config.max_len,
+            threshold_ns: AtomicU64::new(nanos(config.threshold?)),
+            max_len: AtomicUsize::new(config.max_len),
             entries: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(0),
             logged: AtomicU64::new(0),
         })
+    }
+
+    /// Takes `config`'s threshold and length, keeping the entries (the oldest are dropped if
+    /// the log got shorter). Returns false, changing nothing, when `config` turns the log off.
+    pub fn reconfigure(&self, config: &SlowlogConfig) -> bool {
+        let Some(threshold) = config.threshold else {
+            return false;
+        };
+        self.threshold_ns.store(nanos(threshold), Ordering::Relaxed);
+        self.max_len.store(config.max_len, Ordering::Relaxed);
+        self.entries.lock().truncate(config.max_len);
+        true
+    }
+
+    /// The threshold and length in force.
+    pub fn config(&self) -> SlowlogConfig {
+        SlowlogConfig {
+            threshold: Some(Duration::from_nanos(
+                self.threshold_ns.load(Ordering::Relaxed),
+            )),
+            max_len: self.max_len.load(Ordering::Relaxed),
+        }
     }
 
     /// Slow commands seen since start (including those since dropped or reset).
@@ -104,9 +128,9 @@ impl SlowlogPolicy {
     /// The newest `n` entries, newest first, for the status page.
     pub fn recent(&self, n: usize) -> Vec<crate::metrics::status::SlowEntry> {
         let entries = self.entries.lock();
+        // Kept newest first.
         entries
             .iter()
-            .rev()
             .take(n)
             .map(|e| crate::metrics::status::SlowEntry {
                 id: e.id,
@@ -203,6 +227,10 @@ impl SlowlogPolicy {
     }
 }
 
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
 /// Commands whose round trip is mostly waiting for data, not work.
 fn is_blocking(cmd: &Command) -> bool {
     const BLOCKING: &[&str] = &[
@@ -243,7 +271,8 @@ impl Policy for SlowlogPolicy {
     }
 
     fn completed(&self, done: &Completed) {
-        if done.elapsed <= self.threshold || is_blocking(done.cmd) {
+        if nanos(done.elapsed) <= self.threshold_ns.load(Ordering::Relaxed) || is_blocking(done.cmd)
+        {
             return;
         }
         self.logged.fetch_add(1, Ordering::Relaxed);
@@ -268,7 +297,7 @@ impl Policy for SlowlogPolicy {
         };
         let mut entries = self.entries.lock();
         entries.push_front(entry);
-        entries.truncate(self.max_len);
+        entries.truncate(self.max_len.load(Ordering::Relaxed));
     }
 
     fn observes(&self) -> bool {
@@ -304,5 +333,44 @@ mod tests {
             ask(&["SLOWLOG", "len", "x"]),
             Reply::error("ERR wrong number of arguments for 'slowlog|len' command")
         );
+    }
+
+    #[test]
+    fn a_reconfigured_log_keeps_its_entries() {
+        let log = SlowlogPolicy::new(&SlowlogConfig {
+            threshold: Some(Duration::ZERO),
+            max_len: 10,
+        })
+        .unwrap();
+        let session = PolicySession::default();
+        for i in 0..5 {
+            let cmd = Command::from_strs(&["GET", &format!("k{i}")]);
+            log.completed(&Completed {
+                cmd: &cmd,
+                elapsed: Duration::from_millis(2),
+                served: super::super::Served::Store,
+                error: false,
+                empty: false,
+                session: &session,
+            });
+        }
+        assert_eq!(log.len(), 5);
+        let shorter = SlowlogConfig {
+            threshold: Some(Duration::from_millis(5)),
+            max_len: 3,
+        };
+        assert!(log.reconfigure(&shorter));
+        assert_eq!(
+            log.len(),
+            3,
+            "the oldest entries go when the log gets shorter"
+        );
+        assert_eq!(log.config(), shorter);
+        assert_eq!(log.recent(1)[0].command, "GET k4", "the newest stay");
+        assert!(!log.reconfigure(&SlowlogConfig {
+            threshold: None,
+            max_len: 3
+        }));
+        assert_eq!(log.config(), shorter, "turning off is not done in place");
     }
 }

@@ -10,25 +10,44 @@
 //!   names is prefixed ([`super::tenant_keys`]) and the names in its replies and pushes are
 //!   un-prefixed ([`super::tenant_reply`]). The default user (`[auth] password`) is not prefixed.
 //! - Passwords are never logged; failures are logged at debug level with the user name only.
+//! - A reload ([`TenantPolicy::reloaded`]) keeps every session whose user still exists with the
+//!   same password and prefix; any other authenticated session is signed out at its next
+//!   command, which is answered `-NOAUTH ...` (AUTH, HELLO and RESET go on as on a new
+//!   connection). A reload that removes `[auth]` and every tenant keeps this layer in a
+//!   pass-through form, so a tenant's session can never go on unprefixed.
 
 use std::sync::Arc;
 
 use super::auth::AuthConfig;
+use super::tenant_reload::{next_generation, Since};
 use super::{tenant_keys, tenant_reply, Policy, PolicySession, Verdict};
 use crate::command::Command;
 use crate::protocol::Reply;
 
-/// The policy; build it only when [`AuthConfig::required`].
+/// The policy; build it only when [`AuthConfig::required`] (or from a previous one, on reload).
 pub struct TenantPolicy {
-    auth: AuthConfig,
+    pub(super) auth: AuthConfig,
+    /// Unique to this policy: sessions remember which policy last confirmed their credentials.
+    pub(super) generation: u64,
+    /// Since which generation each user's credentials are unchanged.
+    pub(super) since: Since,
+    /// Whether pushes are un-prefixed (tenants are configured now or were before a reload).
+    pub(super) pushes: bool,
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 const NOAUTH: &str = "NOAUTH Authentication required.";
+const SIGNED_OUT: &str = "NOAUTH the credentials this connection authenticated with were changed or removed by a configuration reload; AUTH again";
 
 impl TenantPolicy {
     pub fn new(auth: AuthConfig) -> TenantPolicy {
-        TenantPolicy { auth }
+        let generation = next_generation();
+        TenantPolicy {
+            since: Since::fresh(&auth, generation),
+            pushes: !auth.tenants.is_empty(),
+            auth,
+            generation,
+        }
     }
 
     /// Checks credentials and, when they are right, makes `session` that user.
@@ -52,6 +71,7 @@ impl TenantPolicy {
             ));
         }
         session.authenticated = true;
+        session.auth_generation = self.generation;
         session.prefix = who.map(|t| t.prefix.clone());
         session.tenant = tenant;
         Ok(())
@@ -85,6 +105,19 @@ impl TenantPolicy {
 
 impl Policy for TenantPolicy {
     fn request(&self, session: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
+        if session.authenticated
+            && session.auth_generation != self.generation
+            && !self.still_valid(session)
+        {
+            *session = PolicySession::default();
+            if !(cmd.is("auth") || cmd.is("hello") || cmd.is("reset")) {
+                return Err(Reply::error(SIGNED_OUT));
+            }
+        }
+        if !self.auth.required() {
+            // Kept by a reload that removed every credential: nothing to check.
+            return Ok(Verdict::default());
+        }
         if cmd.is("auth") {
             return Err(self.auth_command(session, cmd));
         }
@@ -122,7 +155,7 @@ impl Policy for TenantPolicy {
     }
 
     fn rewrites_pushes(&self) -> bool {
-        !self.auth.tenants.is_empty()
+        self.pushes
     }
 }
 
