@@ -50,7 +50,8 @@ def measure(name, cmd, port, n):
             conns.append(s)
         for s in conns:
             assert s.recv(16).startswith(b"+PONG")
-        time.sleep(1.0)
+        # Connections give back their buffers after 1 s of quiet (connection/limits.rs).
+        time.sleep(2.5)
         after = rss_kib(proc.pid)
         per = (after - before) * 1024 / n
         print(f"| {name} | {n} | {before} | {after} | {per / 1024:.2f} |")
@@ -79,6 +80,19 @@ def main():
     measure("redis-sidecar (embedded store)", [binary, "--listen", f"127.0.0.1:{p}", "--http", "127.0.0.1:0",
                                                "--config", "/dev/null", "--data-dir", os.path.join(tmp, "data")],
             p, args.connections)
+    upstream_port = free_port()
+    upstream = subprocess.Popen(["redis-server", "--port", str(upstream_port), "--save", "", "--dir", tmp],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ping(upstream_port)
+        p = free_port()
+        measure("redis-sidecar (forwarding)", [binary, "--listen", f"127.0.0.1:{p}", "--http", "127.0.0.1:0",
+                                               "--config", "/dev/null", "--upstream", f"redis://127.0.0.1:{upstream_port}",
+                                               "--journal-dir", os.path.join(tmp, "journal")],
+                p, args.connections)
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
 
 
 if __name__ == "__main__":

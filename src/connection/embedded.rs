@@ -14,15 +14,15 @@
 use std::collections::VecDeque;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::limits::{IdleTimer, OutputWatch};
+use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_reply, Tracked};
 use super::{
-    admit, mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Request, Shared,
-    BACKPRESSURE_BYTES, READ_CHUNK,
+    admit, mode_changed, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request,
+    Shared, BACKPRESSURE_BYTES,
 };
 use crate::command::Command;
 use crate::failover::Failover;
@@ -60,7 +60,7 @@ pub(super) async fn serve(
     for tracked in carry.cmds {
         line_up(tracked, &mut batch, &mut verdicts, &mut answers);
     }
-    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::new();
     let mut outcomes = Vec::new();
     let mut mode = failover.map(|f| f.health.subscribe());
     // Replies wait for their writes to be on disk: always in fallback, and with
@@ -77,7 +77,7 @@ pub(super) async fn serve(
     let mut output = OutputWatch::default();
     let exit = 'conn: loop {
         if !unparsed {
-            let (mut reader, mut writer) = socket.split();
+            let (reader, mut writer) = socket.split();
             let read_more = rbuf.len() + wbuf.len() < BACKPRESSURE_BYTES;
             tokio::select! {
                 biased;
@@ -113,21 +113,28 @@ pub(super) async fn serve(
                     }
                     _ => break Exit::Closed,
                 },
-                read = reader.read_buf(&mut rbuf), if read_more => match read {
+                read = read_lazily(reader.as_ref(), &mut rbuf), if read_more => match read {
                     Ok(0) | Err(_) => break Exit::Closed,
                     Ok(n) => {
                         crate::metrics::received(n);
                         idle.active();
                     }
                 },
-                _ = idle.expired() => {
-                    if session.client.subscriptions > 0 {
+                due = idle.expired() => match due {
+                    Idle::Release => {
+                        release(&mut rbuf);
+                        release(&mut wbuf);
+                        continue;
+                    }
+                    Idle::Timeout if session.client.subscriptions > 0 => {
                         idle.active();
                         continue;
                     }
-                    tracing::debug!(client = session.client.id, "closing an idle client");
-                    crate::metrics::limit_enforced("idle_timeout");
-                    break Exit::Closed;
+                    Idle::Timeout => {
+                        tracing::debug!(client = session.client.id, "closing an idle client");
+                        crate::metrics::limit_enforced("idle_timeout");
+                        break Exit::Closed;
+                    }
                 }
             }
         }
@@ -182,7 +189,7 @@ pub(super) async fn serve(
                                     }
                                 }
                                 // Watch the socket: a client that leaves un-parks its command.
-                                read = socket.read_buf(&mut rbuf), if rbuf.len() < BACKPRESSURE_BYTES => match read {
+                                read = read_lazily(socket, &mut rbuf), if rbuf.len() < BACKPRESSURE_BYTES => match read {
                                     Ok(0) | Err(_) => break 'conn Exit::Closed,
                                     Ok(n) => {
                                         crate::metrics::received(n);

@@ -19,11 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::limits::{IdleTimer, OutputWatch};
+use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_frame, push_frame, Tracked};
 use super::{
-    admit, mode_changed, parse_batch, shrink_if_idle, Carry, Exit, Shared, BACKPRESSURE_BYTES,
-    READ_CHUNK,
+    admit, mode_changed, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Shared,
+    BACKPRESSURE_BYTES, READ_CHUNK,
 };
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
@@ -137,7 +137,7 @@ pub(super) async fn serve(
     let mut batch: Vec<super::Request> = Vec::new();
     let health = upstream.failover.as_ref().map(|f| f.health.clone());
     let mut mode = health.as_ref().map(|h| h.subscribe());
-    let (mut client_r, mut client_w) = socket.split();
+    let (client_r, mut client_w) = socket.split();
     let mut idle = IdleTimer::new(shared.idle_timeout);
     let mut output = OutputWatch::default();
 
@@ -240,7 +240,7 @@ pub(super) async fn serve(
                 }
                 _ => break Exit::Closed,
             },
-            read = client_r.read_buf(&mut rbuf), if read_client => match read {
+            read = read_lazily(client_r.as_ref(), &mut rbuf), if read_client => match read {
                 Ok(0) | Err(_) => break Exit::Closed,
                 Ok(n) => {
                     crate::metrics::received(n);
@@ -262,15 +262,21 @@ pub(super) async fn serve(
                     shrink_if_idle(&mut rbuf);
                 }
             },
-            _ = idle.expired() => {
-                if busy {
-                    idle.active();
-                } else {
+            due = idle.expired() => match due {
+                Idle::Release => {
+                    release(&mut rbuf);
+                    release(&mut d.out);
+                    if d.job_count == 0 {
+                        release(&mut d.job);
+                    }
+                }
+                Idle::Timeout if busy => idle.active(),
+                Idle::Timeout => {
                     tracing::debug!(client = d.id, "closing an idle client");
                     crate::metrics::limit_enforced("idle_timeout");
                     break Exit::Closed;
                 }
-            }
+            },
         }
     };
     let _ = client_w.flush().await;

@@ -78,49 +78,75 @@ impl OutputWatch {
     }
 }
 
-/// The idle timeout of one client: it fires when nothing has been read from or written to the
-/// client for the timeout. The timer is re-armed only when it fires (activity just records
-/// the time), so the per-request cost is one clock read.
+/// After this long without activity a connection gives back its buffers.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(1);
+
+/// What a quiet client is due for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idle {
+    /// Quiet for [`RELEASE_AFTER`]: give back the read and write buffers (they are allocated
+    /// again on the next read), so idle connections hold no buffers.
+    Release,
+    /// Quiet for the idle timeout: close it, unless it is exempt.
+    Timeout,
+}
+
+/// The idle stages of one client, measured from the last read from or write to it. The timer
+/// is re-armed only when it fires, or once when activity follows a release (activity just
+/// records the time), so the per-request cost is one clock read.
 pub struct IdleTimer {
     timeout: Option<Duration>,
     last_activity: Instant,
+    released: bool,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl IdleTimer {
-    /// A timer that never fires when `timeout` is `None`.
+    /// A timer whose [`Idle::Timeout`] never comes when `timeout` is `None`.
     pub fn new(timeout: Option<Duration>) -> IdleTimer {
         IdleTimer {
             timeout,
             last_activity: Instant::now(),
+            released: false,
             sleep: None,
         }
     }
 
     /// Records activity (a read or a write on the client's socket).
     pub fn active(&mut self) {
-        if self.timeout.is_some() {
-            self.last_activity = Instant::now();
+        self.last_activity = Instant::now();
+        self.released = false;
+    }
+
+    /// When the next stage is due, if ever.
+    fn deadline(&self) -> Option<Instant> {
+        if !self.released {
+            Some(self.last_activity + RELEASE_AFTER)
+        } else {
+            self.timeout.map(|t| self.last_activity + t)
         }
     }
 
-    /// Completes once the client has been inactive for the timeout; never without one.
-    /// Cancel-safe: the deadline lives in the timer, not in the future.
-    pub async fn expired(&mut self) {
-        let Some(timeout) = self.timeout else {
-            return std::future::pending().await;
-        };
+    /// Completes when the client is due for the next stage. Cancel-safe: the deadline lives
+    /// in the timer, not in the future.
+    pub async fn expired(&mut self) -> Idle {
         loop {
-            let deadline = self.last_activity + timeout;
+            let Some(deadline) = self.deadline() else {
+                return std::future::pending().await;
+            };
             let sleep = self
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            if sleep.deadline() < deadline {
+            if sleep.deadline() > deadline || sleep.is_elapsed() {
                 sleep.as_mut().reset(deadline);
             }
             sleep.as_mut().await;
-            if self.last_activity + timeout <= Instant::now() {
-                return;
+            if self.deadline().is_some_and(|due| due <= Instant::now()) {
+                if self.released {
+                    return Idle::Timeout;
+                }
+                self.released = true;
+                return Idle::Release;
             }
         }
     }
@@ -178,19 +204,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn idle_timer_fires_only_after_a_quiet_timeout() {
+    async fn idle_timer_releases_then_times_out_after_quiet_periods() {
         let mut timer = IdleTimer::new(Some(Duration::from_secs(10)));
         let start = Instant::now();
-        tokio::time::advance(Duration::from_secs(6)).await;
+        tokio::time::advance(Duration::from_millis(600)).await;
         timer.active();
-        timer.expired().await;
+        assert_eq!(timer.expired().await, Idle::Release);
         assert_eq!(
             start.elapsed(),
-            Duration::from_secs(16),
-            "re-armed from the activity"
+            Duration::from_millis(1600),
+            "from the activity"
         );
+        assert_eq!(timer.expired().await, Idle::Timeout);
+        assert_eq!(start.elapsed(), Duration::from_millis(10_600));
+        // Activity after a release brings the release back, earlier than the timeout.
+        timer.active();
+        assert_eq!(timer.expired().await, Idle::Release);
+        assert_eq!(start.elapsed(), Duration::from_millis(11_600));
         let mut never = IdleTimer::new(None);
+        assert_eq!(never.expired().await, Idle::Release);
         let fired = tokio::time::timeout(Duration::from_secs(3600), never.expired()).await;
-        assert!(fired.is_err());
+        assert!(fired.is_err(), "no timeout without one");
     }
 }

@@ -51,7 +51,8 @@ pub struct Shared {
     pub chain: ChainCache,
 }
 
-/// Initial capacity of a client's read buffer; it grows for large requests.
+/// What a client's read buffer is given when the socket is readable and the buffer has less
+/// than a quarter of it free; it grows for large requests.
 const READ_CHUNK: usize = 16 * 1024;
 /// While this much is buffered for a client (unsent replies, unparsed requests), stop reading it.
 const BACKPRESSURE_BYTES: usize = 32 * 1024 * 1024;
@@ -77,35 +78,41 @@ pub enum Exit {
 }
 
 /// Serves one client until it leaves, errs, or the server shuts down.
+///
+/// Each driver's future is boxed: a connection's task then holds only the driver it is in,
+/// not room for the larger of the two (memory per idle connection).
 pub async fn serve(mut socket: TcpStream, mut shared: Shared) {
     let _counted = crate::metrics::client_accepted();
     let _ = socket.set_nodelay(true);
-    let fresh = || Carry {
-        rbuf: BytesMut::with_capacity(READ_CHUNK),
-        ..Carry::default()
-    };
     match shared.backend.clone() {
         Backend::Embedded(store) => {
-            embedded::serve(&mut socket, &store, &mut shared, fresh(), None).await;
+            Box::pin(embedded::serve(
+                &mut socket,
+                &store,
+                &mut shared,
+                Carry::default(),
+                None,
+            ))
+            .await;
         }
         Backend::Upstream(upstream) => {
-            let mut carry = fresh();
+            let mut carry = Carry::default();
             loop {
                 let Exit::Switch(to_store) =
-                    forward::serve(&mut socket, &upstream, &mut shared, carry).await
+                    Box::pin(forward::serve(&mut socket, &upstream, &mut shared, carry)).await
                 else {
                     return;
                 };
                 let Some(failover) = upstream.failover.as_deref() else {
                     return;
                 };
-                let Exit::Switch(to_upstream) = embedded::serve(
+                let Exit::Switch(to_upstream) = Box::pin(embedded::serve(
                     &mut socket,
                     &failover.store,
                     &mut shared,
                     to_store,
                     Some(failover),
-                )
+                ))
                 .await
                 else {
                     return;
@@ -164,9 +171,32 @@ async fn mode_changed(mode: &mut Option<watch::Receiver<crate::failover::Mode>>)
     }
 }
 
-/// Lets an idle connection give back a large read buffer (after a big request).
+/// Gives back a large read buffer once it is empty (after a big request).
 fn shrink_if_idle(buf: &mut BytesMut) {
     if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
-        *buf = BytesMut::with_capacity(READ_CHUNK);
+        *buf = BytesMut::new();
+    }
+}
+
+/// Gives back an empty buffer's memory: an idle connection holds no buffers.
+fn release(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
+    }
+}
+
+/// Reads what the client has sent into `buf`, allocating room only once the socket is
+/// readable (so a connection that waits holds no read buffer). `Ok(0)`: the client closed.
+/// Cancel-safe.
+async fn read_lazily(reader: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        reader.readable().await?;
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        match reader.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
     }
 }

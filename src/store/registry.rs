@@ -78,20 +78,29 @@ impl Registry {
             created_ms: now,
             ..Meta::default()
         });
-        if meta.cmd.is_empty() {
+        let first = meta.cmd.is_empty();
+        if first {
             self.connections += 1;
         }
-        meta.name.clone_from(&client.name);
-        meta.db = client.db;
-        meta.resp = resp(client.protocol);
-        meta.lib_name.clone_from(&client.lib_name);
-        meta.lib_ver.clone_from(&client.lib_ver);
+        // Name, database, protocol and library change only through these commands: the
+        // common command updates two fields and compares nothing.
+        if first || matches!(name, "client" | "select" | "hello" | "reset" | "swapdb") {
+            meta.name.clone_from(&client.name);
+            meta.db = client.db;
+            meta.resp = resp(client.protocol);
+            meta.lib_name.clone_from(&client.lib_name);
+            meta.lib_ver.clone_from(&client.lib_ver);
+        }
         meta.last_ms = now;
         meta.cmd = name;
-        meta.sub = match argv.get(1) {
-            Some(sub) if CONTAINERS.contains(&name) => Some(Bytes::from(sub.to_ascii_lowercase())),
-            _ => None,
-        };
+        if meta.sub.is_some() || CONTAINERS.contains(&name) {
+            meta.sub = match argv.get(1) {
+                Some(sub) if CONTAINERS.contains(&name) => {
+                    Some(Bytes::from(sub.to_ascii_lowercase()))
+                }
+                _ => None,
+            };
+        }
     }
 
     /// Forgets client `id` (it disconnected).

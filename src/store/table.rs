@@ -1,7 +1,6 @@
 //! The embedded store's command table: every command it implements, with arity and flags,
 //! gathered from the per-type modules. Lookup is by ASCII-case-insensitive name, no allocation.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
@@ -59,7 +58,8 @@ impl Spec {
     }
 }
 
-static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
+/// Keyed by the lowercase name's bytes, with aHash: the lookup runs for every command.
+static TABLE: LazyLock<ahash::AHashMap<&'static [u8], &'static Spec>> = LazyLock::new(|| {
     let modules: &[&'static [Spec]] = &[
         super::server::COMMANDS,
         super::keys::COMMANDS,
@@ -76,9 +76,9 @@ static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| 
         super::pubsub::COMMANDS,
         super::scripting::COMMANDS,
     ];
-    let mut table = HashMap::new();
+    let mut table = ahash::AHashMap::new();
     for spec in modules.iter().copied().flatten() {
-        let previous = table.insert(spec.name, spec);
+        let previous = table.insert(spec.name.as_bytes(), spec);
         assert!(previous.is_none(), "command {} defined twice", spec.name);
     }
     table
@@ -88,7 +88,7 @@ static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| 
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let mut buf = [0u8; 32];
     let lower = crate::command::lowercase_into(name, &mut buf)?;
-    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+    TABLE.get(lower).copied()
 }
 
 /// Every command, for COMMAND COUNT and the table test.
