@@ -4,8 +4,6 @@
 //! Invariant: it only reads state kept elsewhere (no PING, no lock held across an await), so the
 //! page can poll it every second at no cost to the upstream.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::json;
 
 use super::Response;
@@ -30,9 +28,9 @@ pub fn json(backend: &Backend, sampler: &Sampler) -> Response {
             "budget": budget::view(),
             "clients": crate::metrics::clients_open(),
             "totals": {
-                "commands": status::COMMANDS.load(Ordering::Relaxed),
-                "errors": status::ERRORS.load(Ordering::Relaxed),
-                "refused": status::REFUSED.load(Ordering::Relaxed),
+                "commands": status::commands(),
+                "errors": status::errors(),
+                "refused": status::refused(),
                 "slow": slowlog::total(),
                 "compression_input_bytes": compressed_in,
                 "compression_output_bytes": compressed_out,

@@ -1,16 +1,13 @@
-//! Per-command handles: a counter per outcome and a latency histogram for each command name the
-//! embedded store knows, plus `other` for every name it does not.
+//! Command slots: one for each command name the embedded store knows, plus `other` for every
+//! name it does not; a slot's index addresses its counts in the shards ([`super::shards`]).
 //!
 //! Invariants: the set of `command` label values is fixed (the store's table and `other`), so
-//! clients cannot grow it; finding a command's handles lowercases into a stack buffer and looks
-//! up a table built once (no allocation); each handle is registered on first use, so commands
-//! never used add no series to the exposition.
+//! clients cannot grow it; finding a command's slot lowercases into a stack buffer and looks up
+//! a table built once (no allocation); slot `i` is at index `i` of [`slots`].
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
-use metrics::{Counter, Histogram, Label};
-
-use super::names::{self, OTHER};
+use super::names::OTHER;
 
 /// How a command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +29,14 @@ impl Outcome {
     }
 }
 
-/// The handles of one command name.
+/// One command name.
 pub struct Slot {
     /// The `command` label value (lowercase, from the store's table, or `other`).
     pub name: &'static str,
     /// Whether a reply of this command tells a hit from a miss (see [`READS`]).
     pub read: bool,
-    outcomes: [OnceLock<Counter>; 3],
-    latency: OnceLock<Histogram>,
+    /// Its position in [`slots`] (and in each shard's counts).
+    pub index: usize,
 }
 
 /// Single-key reads whose reply says whether the key held something: a nil, an empty
@@ -69,40 +66,12 @@ pub const READS: &[&str] = &[
 ];
 
 impl Slot {
-    fn new(name: &'static str) -> Slot {
+    fn new(index: usize, name: &'static str) -> Slot {
         Slot {
             name,
             read: READS.contains(&name),
-            outcomes: Default::default(),
-            latency: OnceLock::new(),
+            index,
         }
-    }
-
-    /// Counts one command ending with `outcome`.
-    pub fn count(&self, outcome: Outcome) {
-        self.outcomes[outcome as usize]
-            .get_or_init(|| {
-                super::counter(
-                    &names::COMMANDS,
-                    vec![
-                        Label::from_static_parts("command", self.name),
-                        Label::from_static_parts("outcome", outcome.as_str()),
-                    ],
-                )
-            })
-            .increment(1);
-    }
-
-    /// Records one round trip, in seconds.
-    pub fn record_latency(&self, seconds: f64) {
-        self.latency
-            .get_or_init(|| {
-                super::histogram(
-                    &names::COMMAND_DURATION,
-                    vec![Label::from_static_parts("command", self.name)],
-                )
-            })
-            .record(seconds);
     }
 }
 
@@ -123,13 +92,27 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         .collect();
     let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
     Table {
-        slots: names.into_iter().map(Slot::new).collect(),
+        slots: names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| Slot::new(i, n))
+            .collect(),
         index,
         longest,
     }
 });
 
-/// The handles for the command named `name` (any ASCII case), or `other`'s.
+/// Every slot, by index (`other` last).
+pub fn slots() -> &'static [Slot] {
+    &TABLE.slots
+}
+
+/// The number of slots.
+pub fn len() -> usize {
+    TABLE.slots.len()
+}
+
+/// The slot of the command named `name` (any ASCII case), or `other`'s.
 pub fn slot(name: &[u8]) -> &'static Slot {
     let table = &*TABLE;
     let mut lower = [0u8; 32];
@@ -158,6 +141,11 @@ mod tests {
         assert_eq!(slot(&[b'g'; 200]).name, "other");
         assert_eq!(slot(b"\xff\xfe").name, "other");
         assert!(slot(b"GET").read && slot(b"hgetall").read && !slot(b"SET").read);
+        for (i, s) in slots().iter().enumerate() {
+            assert_eq!(s.index, i);
+            assert_eq!(slot(s.name.as_bytes()).index, i);
+        }
+        assert_eq!(slot(b"nosuchcommand").index, len() - 1);
     }
 
     #[test]

@@ -1,20 +1,17 @@
 //! A process-wide latency histogram for the status page's percentiles: fixed log-linear buckets
 //! (four per power of two of microseconds), so a percentile is known within 25 %.
 //!
-//! Invariants: recording is one relaxed atomic add, with no allocation; memory is fixed.
-//! Percentiles over an interval come from the difference of two [`snapshot`]s.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+//! Invariants: the counts live in the per-thread shards ([`super::shards`], recorded with each
+//! command, no shared write); memory is fixed per shard. Percentiles over an interval come from
+//! the difference of two [`snapshot`]s.
 
 /// Powers of two covered (2^40 µs is about 12 days: everything fits).
 const POWERS: usize = 40;
 /// Number of buckets.
 pub const BUCKETS: usize = POWERS * 4;
 
-static COUNTS: [AtomicU64; BUCKETS] = [const { AtomicU64::new(0) }; BUCKETS];
-
-fn index(micros: u64) -> usize {
+/// The bucket of a latency of `micros` microseconds.
+pub(super) fn index(micros: u64) -> usize {
     let v = micros.max(1);
     let log2 = 63 - v.leading_zeros() as usize;
     let i = if log2 < 2 {
@@ -35,15 +32,9 @@ fn upper_micros(i: usize) -> u64 {
     }
 }
 
-/// Records one command's round trip.
-pub fn record(elapsed: Duration) {
-    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    COUNTS[index(micros)].fetch_add(1, Ordering::Relaxed);
-}
-
-/// The counts so far, bucket by bucket.
+/// The counts so far, bucket by bucket (summed over the shards).
 pub fn snapshot() -> Vec<u64> {
-    COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    super::shards::status_histogram()
 }
 
 /// The `q` quantile (0..=1), in milliseconds, of what was recorded between snapshots `before`

@@ -3,7 +3,9 @@
 //!
 //! Invariants: every metric's name and help text come from [`names`]; handles are registered
 //! once (lazily, per label value) and reused, so recording is an atomic operation with no
-//! allocation; every label fed from client data is bounded ([`names::MAX_LABEL_VALUES`]).
+//! allocation; the per-command series are counted in per-thread [`shards`] (no shared write on
+//! the command path) and summed at scrape time; every label fed from client data is bounded
+//! ([`names::MAX_LABEL_VALUES`]).
 //! The recorder is the process's, not a server's: the metrics of every sidecar started in one
 //! process (the tests) add up.
 //!
@@ -11,12 +13,14 @@
 //! are kept in atomics and copied into the exported series at scrape time).
 
 pub mod commands;
+mod export;
 pub mod gauges;
 pub mod hooks;
 pub mod latency;
 pub mod names;
 pub mod namespaces;
 pub mod policy;
+pub mod shards;
 pub mod status;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,9 +28,7 @@ use std::sync::LazyLock;
 
 use crate::protocol::Reply;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, SharedString};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 pub use hooks::{budget, compression, slowlog};
 pub use policy::MetricsPolicy;
@@ -53,13 +55,10 @@ const LIMITS: [&str; 3] = ["max_request_bytes", "idle_timeout", "output_buffer"]
 static METADATA: Metadata<'static> = Metadata::new("redis_sidecar", Level::INFO, None);
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(names::COMMAND_DURATION.name.into()),
-            names::LATENCY_BUCKETS,
-        )
-        .expect("the latency buckets are not empty")
-        .build_recorder();
+    // The command latency histogram is rendered by `export` (from the shards), not by the
+    // exporter: it is described below but never registered, so the exporter prints nothing
+    // for it.
+    let recorder = PrometheusBuilder::new().build_recorder();
     for def in names::ALL {
         let (name, help) = (def.name.into(), SharedString::const_str(def.help));
         match def.kind {
@@ -120,7 +119,11 @@ pub fn histogram(def: &Def, labels: Vec<Label>) -> Histogram {
 /// The Prometheus text exposition of every metric recorded so far.
 pub fn render() -> String {
     hooks::export();
-    REGISTRY.handle.render()
+    namespaces::export();
+    let histogram = export::commands();
+    let mut text = REGISTRY.handle.render();
+    text.push_str(&histogram);
+    text
 }
 
 /// Folds histogram samples into their buckets, so memory stays bounded between scrapes; run it

@@ -1,9 +1,9 @@
 //! The status page's data: a once-a-second sample of throughput, latency percentiles, budget
 //! use and state, kept for the last few minutes, and the slow log's entries.
 //!
-//! Invariants: memory is fixed ([`HISTORY`] samples); sampling reads atomics and never touches
-//! the command path; the slow log's entries come from whoever registered a source (the slow log
-//! layer), and are empty until one does.
+//! Invariants: memory is fixed ([`HISTORY`] samples); sampling sums the shards' atomics and never
+//! writes anything the command path writes; the slow log's entries come from whoever registered
+//! a source (the slow log layer), and are empty until one does.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,13 +13,25 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use super::{budget, gauges, latency};
+use super::commands::Outcome;
+use super::{budget, gauges, latency, shards};
 use crate::connection::Backend;
 
-/// Commands answered (by a backend or refused by a policy), errors among them, refusals.
-pub static COMMANDS: AtomicU64 = AtomicU64::new(0);
-pub static ERRORS: AtomicU64 = AtomicU64::new(0);
-pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// Commands answered (by a backend or refused by a policy), summed over the shards.
+pub fn commands() -> u64 {
+    shards::outcomes().iter().sum()
+}
+
+/// Commands answered with an error (not counting refusals).
+pub fn errors() -> u64 {
+    shards::outcomes()[Outcome::Error as usize]
+}
+
+/// Commands refused by a policy of the sidecar.
+pub fn refused() -> u64 {
+    shards::outcomes()[Outcome::Refused as usize]
+}
+
 /// Bytes written to clients.
 pub static SENT: AtomicU64 = AtomicU64::new(0);
 
@@ -71,9 +83,10 @@ impl Sampler {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let totals = || {
+            let outcomes = shards::outcomes();
             (
-                COMMANDS.load(Ordering::Relaxed),
-                ERRORS.load(Ordering::Relaxed),
+                outcomes.iter().sum::<u64>(),
+                outcomes[Outcome::Error as usize],
                 SENT.load(Ordering::Relaxed),
             )
         };
