@@ -95,7 +95,9 @@ fn parse_at(buf: &Bytes, pos: &mut usize, depth: usize) -> Option<Reply> {
         }
         b'%' => {
             let n = parse_int(header)?;
-            let mut pairs = Vec::with_capacity(n.clamp(0, 1024) as usize);
+            // Room for no more pairs than the bytes left could hold (each takes 6 or more).
+            let room = (buf.len() - *pos) / 6;
+            let mut pairs = Vec::with_capacity((n.max(0) as u64).min(room as u64) as usize);
             for _ in 0..n {
                 let k = parse_at(buf, pos, depth + 1)?;
                 let v = parse_at(buf, pos, depth + 1)?;
