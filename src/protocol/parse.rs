@@ -9,9 +9,16 @@ use crate::protocol::request::parse_int;
 
 /// Parses the frame at the start of `frame`; None if it is not a valid reply.
 pub fn parse_reply(frame: &Bytes) -> Option<Reply> {
+    parse_reply_prefix(frame).map(|(reply, _)| reply)
+}
+
+/// Parses the frame at the start of `buf` and says how many bytes it took; None if the bytes
+/// there are not a complete valid reply. Where [`super::frame_len`] also accepts the frame, both
+/// give the same length (checked by `tests/decode_props.rs` and the `fuzz/` targets).
+pub fn parse_reply_prefix(buf: &Bytes) -> Option<(Reply, usize)> {
     let mut pos = 0;
-    let reply = parse_at(frame, &mut pos, 0)?;
-    Some(reply)
+    let reply = parse_at(buf, &mut pos, 0)?;
+    Some((reply, pos))
 }
 
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
@@ -19,6 +26,19 @@ fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let end = rest.windows(2).position(|w| w == b"\r\n")?;
     *pos += end + 2;
     Some(&rest[..end])
+}
+
+/// A blob error's text as an error line: it is re-encoded as `-text\r\n`, so CR and LF become
+/// spaces (as Redis sanitizes its own error replies); a CRLF kept in it would split the frame.
+fn one_line(text: Bytes) -> Bytes {
+    if !text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return text;
+    }
+    let mapped: Vec<u8> = text
+        .iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    Bytes::from(mapped)
 }
 
 fn parse_at(buf: &Bytes, pos: &mut usize, depth: usize) -> Option<Reply> {
@@ -58,7 +78,7 @@ fn parse_at(buf: &Bytes, pos: &mut usize, depth: usize) -> Option<Reply> {
             match kind {
                 b'$' => Reply::Bulk(data),
                 b'=' => Reply::Verbatim(data.slice(4.min(data.len())..)),
-                _ => Reply::Error(data),
+                _ => Reply::Error(one_line(data)),
             }
         }
         b'*' | b'~' | b'>' => {
@@ -75,7 +95,9 @@ fn parse_at(buf: &Bytes, pos: &mut usize, depth: usize) -> Option<Reply> {
         }
         b'%' => {
             let n = parse_int(header)?;
-            let mut pairs = Vec::with_capacity(n.clamp(0, 1024) as usize);
+            // Room for no more pairs than the bytes left could hold (each takes 6 or more).
+            let room = (buf.len() - *pos) / 6;
+            let mut pairs = Vec::with_capacity((n.max(0) as u64).min(room as u64) as usize);
             for _ in 0..n {
                 let k = parse_at(buf, pos, depth + 1)?;
                 let v = parse_at(buf, pos, depth + 1)?;
@@ -127,5 +149,13 @@ mod tests {
     fn refuses_garbage() {
         assert!(parse_reply(&Bytes::from_static(b"?x\r\n")).is_none());
         assert!(parse_reply(&Bytes::from_static(b"$5\r\nab\r\n")).is_none());
+    }
+
+    #[test]
+    fn blob_errors_with_line_breaks_re_encode_as_one_line() {
+        // Found by the `reply` fuzz target: the CRLF inside split the re-encoded frame in two.
+        let reply = parse_reply(&Bytes::from_static(b"!8\r\nERR a\r\nb\r\n")).unwrap();
+        assert_eq!(reply, Reply::Error(Bytes::from_static(b"ERR a  b")));
+        assert_eq!(&reply.to_bytes(Protocol::Resp3)[..], b"-ERR a  b\r\n");
     }
 }

@@ -251,6 +251,8 @@ fn header(
 ) -> Result<Option<(Option<i64>, usize)>, ParseError> {
     let rest = &buf[from.min(buf.len())..];
     match rest.iter().position(|&b| b == b'\r') {
+        // The same limit whether the line arrived whole or a byte at a time.
+        Some(cr) if cr > max => Err(too_big),
         Some(cr) if cr + 1 < rest.len() => Ok(Some((parse_int(&rest[..cr]), from + cr + 2))),
         Some(_) => Ok(None),
         None if rest.len() > max => Err(too_big),
@@ -289,6 +291,10 @@ fn inline(buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ParseError> {
         }
         return Ok(Parsed::Incomplete);
     };
+    // A line that arrived whole is held to the limit it would have broken arriving in pieces.
+    if nl > limits.max_inline_bytes {
+        return Err(ParseError::TooBigInline);
+    }
     let line = buf.split_to(nl + 1);
     let text = line[..nl].strip_suffix(b"\r").unwrap_or(&line[..nl]);
     let args = split_args(text).ok_or(ParseError::UnbalancedQuotes)?;
@@ -525,6 +531,23 @@ mod tests {
             parser.next(&mut buf, &limits).err(),
             Some(ParseError::InvalidBulkLength)
         );
+    }
+
+    #[test]
+    fn line_limits_do_not_depend_on_how_the_bytes_arrive() {
+        // Found by the `request` fuzz target: a too-long line was refused when it came in
+        // pieces but accepted when its newline came in the same read.
+        let mut long = vec![b'a'; 70 * 1024];
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(parse_all(&long).1, Err(ParseError::TooBigInline));
+        let mut count = b"*".to_vec();
+        count.extend(std::iter::repeat_n(b'1', 70 * 1024));
+        count.extend_from_slice(b"\r\n");
+        assert_eq!(parse_all(&count).1, Err(ParseError::TooBigCount));
+        let mut bulk = b"*1\r\n$".to_vec();
+        bulk.extend(std::iter::repeat_n(b'1', 70 * 1024));
+        bulk.extend_from_slice(b"\r\n");
+        assert_eq!(parse_all(&bulk).1, Err(ParseError::TooBigBulkCount));
     }
 
     #[test]
