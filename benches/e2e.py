@@ -53,10 +53,33 @@ def start(cmd, port):
     return proc
 
 
-def bench(port, tests, requests, clients, pipeline):
+# The `policies` target: every layer on at once, as issue 7 asks (a tenant, the budget, the slow
+# log, compression of values over 1 KiB: redis-benchmark's 3-byte values pass under it).
+POLICIES = """
+[[tenants]]
+user = "bench"
+password = "bench-secret"
+prefix = "ws:bench:"
+
+[budget]
+limit = 1000000000000
+window = "24h"
+
+[slowlog]
+threshold_ms = 100
+
+[compression]
+enabled = true
+threshold_bytes = 1024
+"""
+AUTH = {"policies": ["--user", "bench", "-a", "bench-secret"]}
+
+
+def bench(port, tests, requests, clients, pipeline, extra=(), datasize=None):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests), "-c", str(clients),
-         "-P", str(pipeline), "-r", "100000", "--csv"],
+         "-P", str(pipeline), "-r", "100000", "--csv"] + list(extra)
+        + (["-d", str(datasize)] if datasize else []),
         check=True, capture_output=True, text=True).stdout
     rows = {}
     for row in csv.reader(io.StringIO(out)):
@@ -72,7 +95,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--tests", default="set,get")
-    ap.add_argument("--targets", default="direct,twemproxy,sidecar,embedded")
+    ap.add_argument("--targets", default="direct,twemproxy,sidecar,policies,embedded")
+    ap.add_argument("--datasize", type=int, default=0, help="value size in bytes (redis-benchmark -d)")
     ap.add_argument("--sidecar-args", default="", help="extra flags for the forwarding sidecar")
     ap.add_argument("--baseline-binary", default="",
                     help="another redis-sidecar build to run as target 'baseline' (forwarding), side by side")
@@ -114,7 +138,10 @@ def main():
             else:
                 print("note: nutcracker not installed (apt-get install nutcracker); twemproxy skipped")
                 targets.remove("twemproxy")
-        forwarding = [("sidecar", binary, args.config)]
+        policies = os.path.join(tmp, "policies.toml")
+        with open(policies, "w") as f:
+            f.write(POLICIES)
+        forwarding = [("sidecar", binary, args.config), ("policies", binary, policies)]
         if args.baseline_binary:
             targets.append("baseline")
             forwarding.append(("baseline", args.baseline_binary, "/dev/null"))
@@ -124,8 +151,8 @@ def main():
             ports[name] = free_port()
             procs.append(start([exe, "--listen", f"127.0.0.1:{ports[name]}", "--http", f"127.0.0.1:{free_port()}",
                                 "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", config]
-                               + (["--journal-dir", os.path.join(tmp, "journal")] + args.sidecar_args.split()
-                                  if name == "sidecar" else []), ports[name]))
+                               + (["--journal-dir", os.path.join(tmp, f"journal-{name}")] + args.sidecar_args.split()
+                                  if name != "baseline" else []), ports[name]))
         if "embedded" in targets:
             ports["embedded"] = free_port()
             procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",
@@ -138,11 +165,13 @@ def main():
             order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
             for p in pipelines:
                 for t in order:
-                    for test, row in bench(ports[t], args.tests, args.requests, args.clients, p).items():
+                    rows = bench(ports[t], args.tests, args.requests, args.clients, p, AUTH.get(t, ()), args.datasize)
+                    for test, row in rows.items():
                         results.setdefault((t, p, test), []).append(row)
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
 
-        print(f"\nredis-benchmark -t {args.tests} -n {args.requests} -c {args.clients} -r 100000, "
+        print(f"\nredis-benchmark -t {args.tests} -n {args.requests} -c {args.clients} -r 100000"
+              f"{f' -d {args.datasize}' if args.datasize else ''}, "
               f"{args.rounds} interleaved rounds, medians\n")
         print("| target | -P | test | ops/s | ratio to direct | p50 ms | p99 ms |")
         print("|---|---|---|---|---|---|---|")

@@ -16,14 +16,19 @@ fn main() -> anyhow::Result<()> {
         println!("configuration OK");
         return Ok(());
     }
-    // SIDECAR_THREADS=1: everything on one thread; N > 1: N worker threads. By default one thread
-    // in front of an upstream (measured: cross-thread wake-ups cost a proxy more than a second
-    // core gains, benches/RESULTS.md) and tokio's multi-threaded scheduler for the embedded store.
-    let default_threads = if config.upstream.is_some() { 1 } else { 0 };
-    let threads: usize = std::env::var("SIDECAR_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(default_threads);
+    // SIDECAR_THREADS=1 (the default): everything on one thread; N > 1: N worker threads; 0: one
+    // per core. Measured on 2 cores (benches/RESULTS.md): cross-thread wake-ups and contention
+    // cost more than a second core gains, for forwarding and for the embedded store (whose data
+    // sits behind one lock, as Redis's sits on one thread).
+    let threads: usize = match std::env::var("SIDECAR_THREADS") {
+        Err(_) => 1,
+        Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+            eprintln!(
+                "redis-sidecar: invalid configuration:\n  SIDECAR_THREADS: '{text}' is not a whole number; use 1 (one thread), N worker threads, or 0 (one per core)"
+            );
+            std::process::exit(2);
+        }),
+    };
     let runtime = match threads {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
