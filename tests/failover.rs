@@ -236,3 +236,29 @@ fn pops_and_ttls_replay_with_the_effect_they_had() {
     assert_eq!(direct.call(&["GET", "counter"]), "$1\r\n1\r\n");
     assert_eq!(direct.call(&["GET", "cache:flow:1"]), "$6\r\ncached\r\n");
 }
+
+#[test]
+fn a_del_during_the_outage_deletes_what_only_the_upstream_had() {
+    let mut redis = RedisServer::start_with(REDIS_ARGS);
+    let (port, dir) = (redis.port, redis.dir.clone());
+    let journal = support::temp_dir();
+    let sidecar = sidecar_with_journal(&redis.url(), &journal);
+    let mut c = sidecar.client();
+    assert_eq!(c.call(&["SET", "lock:flow:1", "owner-a"]), "+OK\r\n");
+    assert_eq!(c.call(&["SET", "lock:flow:2", "owner-b"]), "+OK\r\n");
+    redis.kill();
+    // In fallback (a write is acknowledged again), the store never had the locks.
+    until_ok(&mut c, &["SET", "during", "1"]);
+    assert_eq!(c.call(&["DEL", "lock:flow:1"]), ":0\r\n");
+    assert_eq!(c.call(&["UNLINK", "lock:flow:2", "missing"]), ":0\r\n");
+    let restarted = RedisServer::start_in(port, dir, REDIS_ARGS);
+    let mut direct = restarted.client();
+    wait_until(
+        "the DEL and UNLINK to be replayed",
+        Duration::from_secs(20),
+        || {
+            direct.call(&["EXISTS", "lock:flow:1", "lock:flow:2"]) == ":0\r\n"
+                && direct.call(&["GET", "during"]) == "$1\r\n1\r\n"
+        },
+    );
+}

@@ -404,9 +404,14 @@ pub fn run(
         .clients
         .record(ctx.client, spec.name, argv, ctx.now);
     // Journal what changed data, by effect: a script's writes are journaled as the commands it
-    // ran (each through here), not as the EVAL.
-    if ctx.state.dirty != dirty && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
-        if let Some(journal) = &ctx.state.journal {
+    // ran (each through here), not as the EVAL. In fallback the store holds only what was
+    // written during the outage, so a DEL or UNLINK of a key only the upstream has (a lock
+    // being released) changes nothing here, yet must still delete it there: it is journaled
+    // whatever it answered.
+    let changed = ctx.state.dirty != dirty;
+    let blind_delete = matches!(spec.name, "del" | "unlink");
+    if (changed || blind_delete) && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
+        if let Some(journal) = ctx.state.journal.as_ref().filter(|j| changed || !j.is_aof()) {
             let entries = if journal.is_aof() {
                 super::aof::entries(argv, &reply, ctx.now)
             } else {
