@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_reply, Tracked};
 use super::{
-    admit, mode_changed, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request,
-    Shared, BACKPRESSURE_BYTES,
+    admit, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
+    Signals, BACKPRESSURE_BYTES,
 };
 use crate::command::Command;
 use crate::failover::Failover;
@@ -62,7 +62,10 @@ pub(super) async fn serve(
     }
     let mut wbuf = BytesMut::new();
     let mut outcomes = Vec::new();
-    let mut mode = failover.map(|f| f.health.subscribe());
+    let mut signals = Signals::new(
+        shared.shutdown.clone(),
+        failover.map(|f| f.health.subscribe()),
+    );
     // Replies wait for their writes to be on disk: always in fallback, and with
     // `appendfsync always` when the store is the primary.
     let durable = failover.map(|f| f.journal.clone()).or_else(|| {
@@ -81,11 +84,10 @@ pub(super) async fn serve(
             let read_more = rbuf.len() + wbuf.len() < BACKPRESSURE_BYTES;
             tokio::select! {
                 biased;
-                _ = shared.shutdown.changed() => {
+                signal = signals.next() => if signal == Signal::Shutdown {
                     flush(socket, &mut wbuf).await;
                     break Exit::Closed;
-                }
-                _ = mode_changed(&mut mode) => {}
+                },
                 Some(push) = pushes.recv() => {
                     let mut next = Some(push);
                     while let Some(mut push) = next {
@@ -180,8 +182,10 @@ pub(super) async fn serve(
                                     idle.active();
                                     break reply;
                                 }
-                                _ = shared.shutdown.changed() => break 'conn Exit::Closed,
-                                _ = mode_changed(&mut mode) => {
+                                signal = signals.next() => {
+                                    if signal == Signal::Shutdown {
+                                        break 'conn Exit::Closed;
+                                    }
                                     if failover.is_some_and(|f| !f.health.serving_store()) {
                                         // Un-park (dropping the wait) and re-run it upstream.
                                         let rest = remaining(&mut batch, &mut verdicts, &mut answers, done + i);

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_frame, push_frame, Tracked};
 use super::{
-    admit, mode_changed, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Shared,
+    admit, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Shared, Signal, Signals,
     BACKPRESSURE_BYTES, READ_CHUNK,
 };
 use crate::command::Command;
@@ -136,7 +136,10 @@ pub(super) async fn serve(
     let mut rbuf = carry.rbuf;
     let mut batch: Vec<super::Request> = Vec::new();
     let health = upstream.failover.as_ref().map(|f| f.health.clone());
-    let mut mode = health.as_ref().map(|h| h.subscribe());
+    let mut signals = Signals::new(
+        shared.shutdown.clone(),
+        health.as_ref().map(|h| h.subscribe()),
+    );
     let (client_r, mut client_w) = socket.split();
     let mut idle = IdleTimer::new(shared.idle_timeout);
     let mut output = OutputWatch::default();
@@ -198,8 +201,9 @@ pub(super) async fn serve(
         let (has_pin, pin_writes) = (pin_read.is_some(), pin_write.is_some());
         tokio::select! {
             biased;
-            _ = shared.shutdown.changed(), if !d.closing => d.closing = true,
-            _ = mode_changed(&mut mode) => {}
+            signal = signals.next(), if !d.closing => if signal == Signal::Shutdown {
+                d.closing = true;
+            },
             Some(segment) = segments.recv() => {
                 d.apply_segment(segment);
                 while let Ok(segment) = segments.try_recv() {
@@ -252,7 +256,9 @@ pub(super) async fn serve(
                             break;
                         }
                         let tracked = admit(&d.chain, &mut d.policy, request);
-                        d.dispatch(tracked).await;
+                        if let Some(tracked) = d.route(tracked) {
+                            d.pin_and_send(tracked).await;
+                        }
                     }
                     d.flush_job();
                     if let Some(error) = fatal {
@@ -287,6 +293,24 @@ impl Driver {
     /// Routes one command: answered here, added to the pool job, sent on the pinned
     /// connection, or deferred until nothing is in flight.
     async fn dispatch(&mut self, tracked: Tracked) {
+        if let Some(tracked) = self.route(tracked) {
+            self.pin_and_send(tracked).await;
+        }
+    }
+
+    /// Takes a dedicated connection for `tracked` and sends it there (or answers why not). Its
+    /// future is boxed: connecting is rare, and the per-command path then never builds (and
+    /// moves) a future with room for a whole connection handshake.
+    async fn pin_and_send(&mut self, tracked: Tracked) {
+        match Box::pin(self.pin()).await {
+            Ok(()) => self.send_pinned(tracked),
+            Err(reply) => self.emit_local(reply),
+        }
+    }
+
+    /// [`Driver::dispatch`] without waiting: returns the command if it needs a dedicated
+    /// connection first.
+    fn route(&mut self, tracked: Tracked) -> Option<Tracked> {
         let cmd = &tracked.cmd;
         let to_store = self
             .upstream
@@ -296,18 +320,18 @@ impl Driver {
         if !self.deferred.is_empty() || (to_store && self.pinned.is_none()) {
             self.flush_job();
             self.deferred.push_back(tracked);
-            return;
+            return None;
         }
         if let Some(answer) = tracked.answer {
             self.flush_job();
             self.emit_local(answer);
-            return;
+            return None;
         }
         let class = classify(cmd);
         if self.pinned.is_some() && !(class == Class::Local && !cmd.is("reset") && !cmd.is("hello"))
         {
             self.send_pinned(tracked);
-            return;
+            return None;
         }
         let quiet = self.order.is_empty() && self.job_count == 0;
         match class {
@@ -334,11 +358,9 @@ impl Driver {
                 self.flush_job();
                 self.deferred.push_back(tracked);
             }
-            Class::Pin => match self.pin().await {
-                Ok(()) => self.send_pinned(tracked),
-                Err(reply) => self.emit_local(reply),
-            },
+            Class::Pin => return Some(tracked),
         }
+        None
     }
 
     /// Re-dispatches the deferred commands now that nothing is in flight.

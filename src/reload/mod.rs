@@ -128,13 +128,14 @@ impl Reloader {
         let result =
             self.reload_with_env(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
         match result {
+            // Logged before counted: whoever sees the count finds the log line written.
             Ok(()) => {
-                RELOADS[0].increment(1);
                 tracing::info!(file = %file, "configuration reloaded");
+                RELOADS[0].increment(1);
             }
             Err(e) => {
-                RELOADS[1].increment(1);
                 tracing::error!(file = %file, "configuration reload refused, the running configuration is kept: {e}");
+                RELOADS[1].increment(1);
             }
         }
     }

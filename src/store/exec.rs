@@ -411,7 +411,12 @@ pub fn run(
     let changed = ctx.state.dirty != dirty;
     let blind_delete = matches!(spec.name, "del" | "unlink");
     if (changed || blind_delete) && spec.has(table::WRITE) && !spec.name.starts_with("eval") {
-        if let Some(journal) = ctx.state.journal.as_ref().filter(|j| changed || !j.is_aof()) {
+        if let Some(journal) = ctx
+            .state
+            .journal
+            .as_ref()
+            .filter(|j| changed || !j.is_aof())
+        {
             let entries = if journal.is_aof() {
                 super::aof::entries(argv, &reply, ctx.now)
             } else {
