@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """End-to-end throughput: redis-benchmark against redis-server directly, through twemproxy
-(nutcracker), and through the sidecar (forwarding, and serving from its embedded store).
+(nutcracker), and through the sidecar: `sidecar` forwards with no policies configured (the
+metrics layer is always on), `policies` forwards with every layer on (a tenant, the budget, the
+slow log, compression), `embedded` serves from its embedded store. Also the CPU time each
+target's own process spent per 100,000 commands.
 
 Targets are run in interleaved rounds (the order rotates every round) so that drift on this
 shared 2-core machine hits all of them alike; the report gives medians and ratios to direct.
 
     python3 benches/e2e.py                      # defaults: 5 rounds, SET/GET, -c 50, -P 1 and 16
     python3 benches/e2e.py --rounds 3 --clients 200 --pipelines 16
+    python3 benches/e2e.py --targets direct,sidecar,policies --tests set --datasize 102400
 
 Needs: redis-server, redis-benchmark (apt-get install redis-server redis-tools), nutcracker
 (apt-get install nutcracker; skipped with a note if missing). Everything listens on 127.0.0.1.
@@ -45,6 +49,13 @@ def wait_ready(port, timeout=20.0):
             pass
         time.sleep(0.05)
     raise RuntimeError(f"nothing answered PING on port {port}")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start(cmd, port):
@@ -112,6 +123,7 @@ def main():
         ports["direct"] = free_port()
         procs.append(start(["redis-server", "--port", str(ports["direct"]), "--bind", "127.0.0.1",
                             "--save", "", "--appendonly", "no", "--dir", tmp], ports["direct"]))
+        pids = {"direct": procs[-1].pid}
         targets = args.targets.split(",")
         if "twemproxy" in targets:
             if shutil.which("nutcracker"):
@@ -123,6 +135,7 @@ def main():
                             f"  servers:\n   - 127.0.0.1:{ports['direct']}:1\n")
                 procs.append(subprocess.Popen(["nutcracker", "-c", conf, "-s", str(free_port())],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                pids["twemproxy"] = procs[-1].pid
                 deadline = time.time() + 10
                 while True:  # twemproxy forwards PING only when redis: true; poll a SET instead
                     try:
@@ -153,19 +166,24 @@ def main():
                                 "--upstream", f"redis://127.0.0.1:{ports['direct']}", "--config", config]
                                + (["--journal-dir", os.path.join(tmp, f"journal-{name}")] + args.sidecar_args.split()
                                   if name != "baseline" else []), ports[name]))
+            pids[name] = procs[-1].pid
         if "embedded" in targets:
             ports["embedded"] = free_port()
             procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",
                                 "--config", "/dev/null", "--data-dir", os.path.join(tmp, "embedded-data")],
                                ports["embedded"]))
+            pids["embedded"] = procs[-1].pid
 
         pipelines = [int(p) for p in args.pipelines.split(",")]
         results = {}  # (target, pipeline, test) -> [rps...]
+        cpu = {}  # (target, pipeline) -> CPU seconds of the target's own process, all rounds
         for rnd in range(args.rounds):
             order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
             for p in pipelines:
                 for t in order:
+                    before = cpu_seconds(pids[t])
                     rows = bench(ports[t], args.tests, args.requests, args.clients, p, AUTH.get(t, ()), args.datasize)
+                    cpu[(t, p)] = cpu.get((t, p), 0.0) + cpu_seconds(pids[t]) - before
                     for test, row in rows.items():
                         results.setdefault((t, p, test), []).append(row)
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
@@ -186,6 +204,14 @@ def main():
                     p50 = statistics.median(r["p50"] for r in rows)
                     p99 = statistics.median(r["p99"] for r in rows)
                     print(f"| {t} | {p} | {test} | {rps:,.0f} | {rps / base:.2f} | {p50:.3f} | {p99:.3f} |")
+        # The proxies' figure is their own process only (the redis-server behind them is extra).
+        commands = args.rounds * args.requests * len(args.tests.split(","))
+        print("\n| target | -P | CPU ms per 100,000 commands (own process) |")
+        print("|---|---|---|")
+        for p in pipelines:
+            for t in targets:
+                if (t, p) in cpu:
+                    print(f"| {t} | {p} | {cpu[(t, p)] * 1000 * 100000 / commands:.0f} |")
     finally:
         for proc in procs:
             proc.terminate()
