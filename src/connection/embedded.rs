@@ -80,7 +80,7 @@ pub(super) async fn serve(
     let mut output = OutputWatch::default();
     let exit = 'conn: loop {
         if !unparsed {
-            let (reader, mut writer) = socket.split();
+            let (mut reader, mut writer) = socket.split();
             let read_more = rbuf.len() + wbuf.len() < BACKPRESSURE_BYTES;
             tokio::select! {
                 biased;
@@ -115,7 +115,7 @@ pub(super) async fn serve(
                     }
                     _ => break Exit::Closed,
                 },
-                read = read_lazily(reader.as_ref(), &mut rbuf), if read_more => match read {
+                read = read_lazily(&mut reader, &mut rbuf), if read_more => match read {
                     Ok(0) | Err(_) => break Exit::Closed,
                     Ok(n) => {
                         crate::metrics::received(n);

@@ -140,7 +140,7 @@ pub(super) async fn serve(
         shared.shutdown.clone(),
         health.as_ref().map(|h| h.subscribe()),
     );
-    let (client_r, mut client_w) = socket.split();
+    let (mut client_r, mut client_w) = socket.split();
     let mut idle = IdleTimer::new(shared.idle_timeout);
     let mut output = OutputWatch::default();
 
@@ -244,7 +244,7 @@ pub(super) async fn serve(
                 }
                 _ => break Exit::Closed,
             },
-            read = read_lazily(client_r.as_ref(), &mut rbuf), if read_client => match read {
+            read = read_lazily(&mut client_r, &mut rbuf), if read_client => match read {
                 Ok(0) | Err(_) => break Exit::Closed,
                 Ok(n) => {
                     crate::metrics::received(n);

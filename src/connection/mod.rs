@@ -15,8 +15,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -245,24 +247,32 @@ thread_local! {
 /// connections hold no 16 KiB buffer each, even for a moment (as Redis 7.4's shared query
 /// buffer). Only a client in the middle of a request reads straight into its own `buf`, which
 /// then grows by [`READ_CHUNK`]s.
-async fn read_lazily(reader: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    loop {
-        reader.readable().await?;
-        let read = if buf.is_empty() {
-            SCRATCH.with_borrow_mut(|scratch| {
-                let n = reader.try_read(scratch)?;
-                buf.extend_from_slice(&scratch[..n]);
-                Ok(n)
-            })
-        } else {
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
-            }
-            reader.try_read_buf(buf)
-        };
-        match read {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            result => return result,
+///
+/// Reads go through `poll_read`, which marks the socket not ready after a short read, so the
+/// next wait goes to epoll instead of costing a read system call that returns EAGAIN.
+async fn read_lazily<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    if !buf.is_empty() {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
         }
+        return reader.read_buf(buf).await;
     }
+    std::future::poll_fn(|cx| {
+        // The scratch buffer is borrowed only within one poll, never across a wait.
+        SCRATCH.with_borrow_mut(|scratch| {
+            let mut read = ReadBuf::new(scratch);
+            match Pin::new(&mut *reader).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) => {
+                    buf.extend_from_slice(read.filled());
+                    Poll::Ready(Ok(read.filled().len()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+    })
+    .await
 }
