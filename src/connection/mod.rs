@@ -176,18 +176,45 @@ type ModeReceiver = Option<watch::Receiver<crate::failover::Mode>>;
 type SignalWait =
     Pin<Box<dyn Future<Output = (Signal, watch::Receiver<bool>, ModeReceiver)> + Send>>;
 
+/// A waker that records that it was woken, then wakes the task that polls [`Signals`].
+#[derive(Default)]
+struct WakeFlag {
+    woken: std::sync::atomic::AtomicBool,
+    task: parking_lot::Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
 /// Shutdown and failover-mode changes as one long-lived future. Waiting on a `watch` channel
-/// registers a waiter under its lock, so building `changed()` futures in every turn of a
-/// driver's loop cost about 1,500 instructions per request (callgrind, forwarding at `-P 1`);
-/// this future is built once and again only after it fires.
+/// registers a waiter under its lock, and polling a registered waiter takes the lock again, so
+/// building `changed()` futures in every turn of a driver's loop cost about 1,500 instructions
+/// per request (callgrind, forwarding at `-P 1`). This wait is built once (again only after it
+/// fires), and polled only when its own waker fired: every other turn of the loop costs a
+/// waker check and one atomic swap.
 struct Signals {
     wait: SignalWait,
+    flag: Arc<WakeFlag>,
+    /// `wait` has been polled (so its waker is registered with the channels).
+    polled: bool,
 }
 
 impl Signals {
     fn new(shutdown: watch::Receiver<bool>, mode: ModeReceiver) -> Signals {
         Signals {
             wait: Self::wait(shutdown, mode),
+            flag: Arc::default(),
+            polled: false,
         }
     }
 
@@ -214,9 +241,38 @@ impl Signals {
 
     /// Completes with the next signal. Cancel-safe: the wait lives in `self`.
     async fn next(&mut self) -> Signal {
-        let (signal, shutdown, mode) = (&mut self.wait).await;
-        self.wait = Self::wait(shutdown, mode);
-        signal
+        std::future::poll_fn(|cx| {
+            {
+                // The task to wake stays current before the flag is read: a wake after this
+                // point finds it, one before sets the flag.
+                let mut task = self.flag.task.lock();
+                if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                    *task = Some(cx.waker().clone());
+                }
+            }
+            let woken = self
+                .flag
+                .woken
+                .swap(false, std::sync::atomic::Ordering::AcqRel);
+            if self.polled && !woken {
+                return Poll::Pending;
+            }
+            self.polled = true;
+            let waker = std::task::Waker::from(self.flag.clone());
+            match self
+                .wait
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+            {
+                Poll::Ready((signal, shutdown, mode)) => {
+                    self.wait = Self::wait(shutdown, mode);
+                    self.polled = false;
+                    Poll::Ready(signal)
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 
@@ -275,4 +331,48 @@ async fn read_lazily<R: AsyncRead + Unpin>(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::failover::Mode;
+
+    /// `next` within a bound, as a driver's `select!` polls it (and drops it) turn after turn.
+    async fn within(signals: &mut Signals, ms: u64) -> Option<Signal> {
+        tokio::time::timeout(Duration::from_millis(ms), signals.next())
+            .await
+            .ok()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signals_arrive_after_many_quiet_polls_from_another_thread() {
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let (mode_tx, mode) = watch::channel(Mode::Upstream);
+        let mut signals = Signals::new(shutdown, Some(mode));
+        for _ in 0..5 {
+            assert_eq!(within(&mut signals, 5).await, None, "nothing sent yet");
+        }
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            mode_tx.send(Mode::Fallback).unwrap();
+            mode_tx
+        });
+        assert_eq!(within(&mut signals, 5000).await, Some(Signal::Mode));
+        let _mode_tx = sender.join().unwrap();
+        assert_eq!(within(&mut signals, 5).await, None, "each change once");
+        shutdown_tx.send(true).unwrap();
+        assert_eq!(within(&mut signals, 5000).await, Some(Signal::Shutdown));
+    }
+
+    #[tokio::test]
+    async fn without_a_failover_only_shutdown_signals() {
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let mut signals = Signals::new(shutdown, None);
+        assert_eq!(within(&mut signals, 5).await, None);
+        shutdown_tx.send(true).unwrap();
+        assert_eq!(within(&mut signals, 5000).await, Some(Signal::Shutdown));
+    }
 }
