@@ -103,8 +103,11 @@ async fn run_conn(
     let mut down: Option<(Instant, String)> = None;
     let mut fifo: VecDeque<InFlight> = VecDeque::new();
     let mut last_progress = Instant::now();
+    // The command timeout: re-armed only when it fires early (progress moved the deadline on),
+    // not on every read, which would cost a timer-wheel update per reply.
+    let timeout = tokio::time::sleep(config.command_timeout);
+    tokio::pin!(timeout);
     loop {
-        let deadline = tokio::time::Instant::from_std(last_progress + config.command_timeout);
         let (reading, writing) = match conn.as_mut() {
             Some(c) => (
                 Some((&mut c.reader, &mut c.rbuf)),
@@ -145,9 +148,14 @@ async fn run_conn(
                     accept(job, &mut conn, &mut down, &mut fifo, &config, protocol, health.as_deref()).await;
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if !fifo.is_empty() => {
-                let ms = config.command_timeout.as_millis() as u64;
-                lose(&mut conn, &mut fifo, &UpstreamError::Timeout(ms), health.as_deref());
+            _ = &mut timeout, if !fifo.is_empty() => {
+                let due = last_progress + config.command_timeout;
+                if Instant::now() >= due {
+                    let ms = config.command_timeout.as_millis() as u64;
+                    lose(&mut conn, &mut fifo, &UpstreamError::Timeout(ms), health.as_deref());
+                } else {
+                    timeout.as_mut().reset(tokio::time::Instant::from_std(due));
+                }
             }
         }
     }
@@ -169,7 +177,8 @@ async fn accept(
             .is_some_and(|(until, _)| Instant::now() < *until)
             && health.is_none_or(|h| h.serving_store());
         if !backing_off {
-            match Link::connect(config, protocol).await {
+            // Boxed: connecting is rare, and `accept` runs for every job.
+            match Box::pin(Link::connect(config, protocol)).await {
                 Ok(link) => {
                     *down = None;
                     *conn = Some(Conn {
