@@ -136,7 +136,9 @@ fn garbage_from_1500_connections_leaves_the_sidecar_alive_and_bounded() {
     }
     // Every one of them is answered (an error, or closed after a protocol error), none hangs.
     for (i, conn) in conns.iter_mut().enumerate() {
-        conn.set_read_timeout(Some(Duration::from_millis(200)))
+        // Generous for a loaded CI machine: only a random client whose last line is still
+        // incomplete waits it out.
+        conn.set_read_timeout(Some(Duration::from_millis(1000)))
             .unwrap();
         let mut first = [0u8; 1];
         match conn.read(&mut first) {
