@@ -112,9 +112,43 @@ pub fn len() -> usize {
     TABLE.slots.len()
 }
 
+/// The last name a thread looked up, as sent, and its slot: clients repeat commands, and a
+/// byte comparison is cheaper than lowercasing and hashing (a GET-only run hits it every time).
+#[derive(Clone, Copy)]
+struct Last {
+    len: usize,
+    name: [u8; 16],
+    index: usize,
+}
+
+thread_local! {
+    static LAST: std::cell::Cell<Option<Last>> = const { std::cell::Cell::new(None) };
+}
+
 /// The slot of the command named `name` (any ASCII case), or `other`'s.
 pub fn slot(name: &[u8]) -> &'static Slot {
     let table = &*TABLE;
+    let last = LAST.try_with(|l| l.get()).ok().flatten();
+    if let Some(last) = last.filter(|l| l.name.get(..l.len) == Some(name)) {
+        return &table.slots[last.index];
+    }
+    let found = lookup(table, name);
+    if name.len() <= 16 {
+        let mut saved = [0u8; 16];
+        saved[..name.len()].copy_from_slice(name);
+        let _ = LAST.try_with(|l| {
+            l.set(Some(Last {
+                len: name.len(),
+                name: saved,
+                index: found,
+            }))
+        });
+    }
+    &table.slots[found]
+}
+
+/// The index of `name`'s slot in `table` (`other`'s if it has none).
+fn lookup(table: &Table, name: &[u8]) -> usize {
     let mut lower = [0u8; 32];
     let found = (name.len() <= table.longest.min(lower.len()))
         .then(|| {
@@ -126,7 +160,7 @@ pub fn slot(name: &[u8]) -> &'static Slot {
         })
         .flatten();
     let other = table.slots.len() - 1;
-    &table.slots[found.copied().unwrap_or(other)]
+    found.copied().unwrap_or(other)
 }
 
 #[cfg(test)]
@@ -146,6 +180,24 @@ mod tests {
             assert_eq!(slot(s.name.as_bytes()).index, i);
         }
         assert_eq!(slot(b"nosuchcommand").index, len() - 1);
+    }
+
+    #[test]
+    fn the_last_name_cache_never_answers_for_another_name() {
+        for name in [
+            "GET", "get", "SET", "GET", "GETEX", "GET", "nosuch", "GET", "zadd",
+        ] {
+            let expected = match name {
+                "nosuch" => "other".to_string(),
+                known => known.to_ascii_lowercase(),
+            };
+            assert_eq!(slot(name.as_bytes()).name, expected.as_str(), "{name}");
+            assert_eq!(
+                slot(name.as_bytes()).name,
+                expected.as_str(),
+                "{name}, again"
+            );
+        }
     }
 
     #[test]

@@ -47,6 +47,9 @@ static KNOWN: LazyLock<RwLock<Registry>> = LazyLock::new(RwLock::default);
 struct Cache {
     map: ahash::AHashMap<Box<[u8]>, usize>,
     complete: bool,
+    /// The last namespace looked up and its index (a run of reads often stays in one); the
+    /// buffer is reused, so a change of namespace allocates nothing.
+    last: (Vec<u8>, Option<usize>),
 }
 
 thread_local! {
@@ -88,8 +91,17 @@ fn register(ns: &[u8]) -> (usize, bool) {
 pub fn index(ns: &[u8]) -> usize {
     let cached = CACHE.try_with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(i) = cache.map.get(ns) {
-            return *i;
+        if let (last, Some(i)) = &cache.last {
+            if last[..] == *ns {
+                return *i;
+            }
+        }
+        if let Some(&i) = cache.map.get(ns) {
+            let (last, index) = &mut cache.last;
+            last.clear();
+            last.extend_from_slice(ns);
+            *index = Some(i);
+            return i;
         }
         if cache.complete || !valid(ns) {
             return OTHER_INDEX;
