@@ -46,6 +46,25 @@ impl Command {
         self.args[0].eq_ignore_ascii_case(name.as_bytes())
     }
 
+    /// Whether the server may hold this command's reply back for as long as the client asked:
+    /// Redis's blocking commands, and XREAD/XREADGROUP with BLOCK. (`upstream/routing.rs`
+    /// matches the same set on its own, lowercased, hot path.)
+    pub fn may_block(&self) -> bool {
+        let mut lower = [0u8; 16];
+        match lowercase_into(self.name(), &mut lower) {
+            Some(
+                b"blpop" | b"brpop" | b"blmove" | b"brpoplpush" | b"blmpop" | b"bzpopmin"
+                | b"bzpopmax" | b"bzmpop" | b"wait" | b"waitaof",
+            ) => true,
+            Some(b"xread" | b"xreadgroup") => self
+                .args
+                .iter()
+                .skip(1)
+                .any(|a| a.eq_ignore_ascii_case(b"block")),
+            _ => false,
+        }
+    }
+
     /// Whether argument `i` exists and equals `word`, ignoring ASCII case.
     pub fn arg_is(&self, i: usize, word: &str) -> bool {
         self.args

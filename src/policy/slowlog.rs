@@ -233,29 +233,10 @@ fn nanos(d: Duration) -> u64 {
 
 /// Commands whose round trip is mostly waiting for data, not work.
 fn is_blocking(cmd: &Command) -> bool {
-    const BLOCKING: &[&str] = &[
-        "blpop",
-        "brpop",
-        "blmove",
-        "brpoplpush",
-        "blmpop",
-        "bzpopmin",
-        "bzpopmax",
-        "bzmpop",
-        "wait",
-        "waitaof",
-        "subscribe",
-        "psubscribe",
-        "ssubscribe",
-        "monitor",
-    ];
-    BLOCKING.iter().any(|name| cmd.is(name))
-        || ((cmd.is("xread") || cmd.is("xreadgroup"))
-            && cmd
-                .args
-                .iter()
-                .skip(1)
-                .any(|a| a.eq_ignore_ascii_case(b"block")))
+    cmd.may_block()
+        || ["subscribe", "psubscribe", "ssubscribe", "monitor"]
+            .iter()
+            .any(|name| cmd.is(name))
 }
 
 impl Policy for SlowlogPolicy {

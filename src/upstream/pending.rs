@@ -211,26 +211,10 @@ impl Pending {
     }
 }
 
-/// Whether the upstream may hold `cmd`'s reply back for as long as the client asked.
+/// Whether the upstream may hold `cmd`'s reply back for as long as the client asked (a replica
+/// handshake too).
 fn may_block(cmd: &Command) -> bool {
-    let is = |names: &[&str]| names.iter().any(|n| cmd.is(n));
-    if is(&["xread", "xreadgroup"]) {
-        return cmd.args.iter().any(|a| a.eq_ignore_ascii_case(b"block"));
-    }
-    is(&[
-        "blpop",
-        "brpop",
-        "blmove",
-        "brpoplpush",
-        "blmpop",
-        "bzpopmin",
-        "bzpopmax",
-        "bzmpop",
-        "wait",
-        "waitaof",
-        "sync",
-        "psync",
-    ])
+    cmd.may_block() || cmd.is("sync") || cmd.is("psync")
 }
 
 /// `Some((kind, is_subscribe))` for the six subscription commands.
