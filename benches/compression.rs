@@ -8,38 +8,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use redis_sidecar::policy::compress_codec::{compress, restore, Algorithm};
 
-/// A JSON list of flow states of about `bytes` bytes (the same shape as tests/compression.rs).
-fn flow_states(bytes: usize) -> Vec<u8> {
-    let mut out = String::from("[");
-    let mut x: u64 = 0x2545F4914F6CDD1D;
-    let states = ["pending", "running", "succeeded", "failed", "retrying"];
-    while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&format!(
-            r#"{{"flow_id":"flow-{:08x}","workspace_id":"ws-{}","state":"{}","step":{},"attempt":{},"updated_at":"2024-05-{:02}T{:02}:{:02}:{:02}.{:03}Z","node":{{"id":"node-{}","type":"{}","duration_ms":{}}},"error":null}}"#,
-            x as u32,
-            x % 17,
-            states[(x % 5) as usize],
-            x % 40,
-            x % 3,
-            1 + x % 28,
-            x % 24,
-            x % 60,
-            (x >> 8) % 60,
-            x % 1000,
-            x % 97,
-            ["http", "llm", "code", "branch"][(x % 4) as usize],
-            x % 5000
-        ));
-    }
-    out.push(']');
-    out.into_bytes()
-}
+#[path = "../tests/support/flow_states.rs"]
+mod flow_states;
+use flow_states::flow_states;
 
 const CODECS: [(&str, Algorithm, i32); 4] = [
     ("zstd-1", Algorithm::Zstd, 1),

@@ -14,9 +14,24 @@ use support::faulty::{
     assert_upstream_error, call, client, handshake, sidecar, swap_for_redis, until_answered, Act,
     Faulty,
 };
-use support::{show, wait_until, RawClient};
+use support::{show, wait_until, RawClient, Sidecar};
 
 // 1. Accepts and never answers.
+
+/// After a fault: a new client and the one that met the fault are both answered.
+fn assert_both_served(sidecar: &Sidecar, c: &mut RawClient, context: &str) {
+    let mut second = client(sidecar);
+    assert_eq!(
+        call(&mut second, &["PING"]),
+        "+PONG⏎",
+        "{context}: a new client"
+    );
+    assert_eq!(
+        call(c, &["PING"]),
+        "+PONG⏎",
+        "{context}: the client that met it"
+    );
+}
 
 #[test]
 fn a_mute_upstream_is_a_connect_timeout_without_fallback() {
@@ -83,13 +98,7 @@ fn an_upstream_that_never_answers_commands_is_a_command_timeout() {
         let mut c = client(&sidecar);
         assert_upstream_error(&call(&mut c, &["GET", "k"]), "no reply within 300 ms");
         // The dead connection is replaced: a second client's PING is answered.
-        let mut second = client(&sidecar);
-        assert_eq!(
-            call(&mut second, &["PING"]),
-            "+PONG⏎",
-            "fallback={fallback}"
-        );
-        assert_eq!(call(&mut c, &["PING"]), "+PONG⏎", "fallback={fallback}");
+        assert_both_served(&sidecar, &mut c, &format!("fallback={fallback}"));
     }
 }
 
@@ -151,13 +160,7 @@ fn a_reply_cut_short_is_an_error_and_the_next_connection_serves() {
             &call(&mut resp3, &["GET", "k"]),
             "connection closed by upstream",
         );
-        let mut second = client(&sidecar);
-        assert_eq!(
-            call(&mut second, &["PING"]),
-            "+PONG⏎",
-            "fallback={fallback}"
-        );
-        assert_eq!(call(&mut c, &["PING"]), "+PONG⏎", "fallback={fallback}");
+        assert_both_served(&sidecar, &mut c, &format!("fallback={fallback}"));
     }
 }
 
@@ -227,17 +230,7 @@ fn garbage_is_an_error_never_a_reply() {
             let reply = call(&mut c, &["SET", "k", "v"]);
             assert_upstream_error(&reply, &format!("invalid reply from upstream: {why}"));
             assert!(!reply.contains("garbage"), "{what}: {reply}");
-            let mut second = client(&sidecar);
-            assert_eq!(
-                call(&mut second, &["PING"]),
-                "+PONG⏎",
-                "{what}, fallback={fallback}"
-            );
-            assert_eq!(
-                call(&mut c, &["PING"]),
-                "+PONG⏎",
-                "{what}, fallback={fallback}"
-            );
+            assert_both_served(&sidecar, &mut c, &format!("{what}, fallback={fallback}"));
         }
     }
 }

@@ -15,6 +15,7 @@ use redis_sidecar::config::{Cli, Config};
 use redis_sidecar::protocol::frame_len;
 
 pub mod faulty;
+pub mod flow_states;
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
