@@ -47,17 +47,32 @@ impl RedisServer {
         RedisServer::start_with(&[])
     }
 
-    /// Starts redis-server with extra arguments (`["--requirepass", "x"]`).
+    /// Starts redis-server with extra arguments (`["--requirepass", "x"]`) on a free port. A
+    /// port found free can be taken by another test before redis binds it: then this server
+    /// exits, and it is started again on another port.
     pub fn start_with(extra: &[&str]) -> RedisServer {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("sidecar-test-redis-{port}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        RedisServer::start_in(port, dir, extra)
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir()
+                .join(format!("sidecar-test-redis-{port}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            match RedisServer::try_start_in(port, dir, extra) {
+                Ok(server) => return server,
+                Err(why) => last = why,
+            }
+        }
+        panic!("redis-server did not start: {last}");
     }
 
     /// Starts redis-server on `port` with its files in `dir` (restarts reuse both).
     pub fn start_in(port: u16, dir: PathBuf, extra: &[&str]) -> RedisServer {
+        RedisServer::try_start_in(port, dir, extra).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Starts redis-server and waits until *this* process answers on `port` (its INFO
+    /// `process_id` is checked: another test's server on the same port does not count).
+    fn try_start_in(port: u16, dir: PathBuf, extra: &[&str]) -> Result<RedisServer, String> {
         let mut args: Vec<String> = [
             "--port",
             &port.to_string(),
@@ -78,25 +93,33 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (apt-get install redis-server)");
-        let server = RedisServer { port, child, dir };
+        let mut server = RedisServer { port, child, dir };
         let password = extra
             .iter()
             .position(|a| *a == "--requirepass")
             .map(|i| extra[i + 1].to_string());
-        wait_until(
-            "redis-server to answer PING",
-            Duration::from_secs(10),
-            || {
-                let Ok(mut c) = RawClient::try_connect(server.addr()) else {
-                    return false;
-                };
+        let own = format!("process_id:{}\r\n", server.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("redis-server on port {port} exited: {status}"));
+            }
+            if let Ok(mut c) = RawClient::try_connect(server.addr()) {
                 if let Some(pw) = &password {
                     c.call(&["AUTH", pw]);
                 }
-                c.call(&["PING"]) == Bytes::from_static(b"+PONG\r\n")
-            },
-        );
-        server
+                let info = c.call(&["INFO", "server"]);
+                if String::from_utf8_lossy(&info).contains(&own) {
+                    return Ok(server);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "redis-server on port {port} did not answer in 10 s"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
