@@ -123,6 +123,9 @@ pub struct Session {
     multi: Option<Multi>,
     watched: Vec<(usize, Bytes)>,
     watch_dirty: Arc<AtomicBool>,
+    /// Used memory was found within `maxmemory` during this batch, and nothing that may grow it
+    /// ran since: the next command need not measure it again (a run of reads measures once).
+    memory_ok: bool,
 }
 
 struct Multi {
@@ -141,6 +144,7 @@ impl Session {
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            memory_ok: false,
         }
     }
 
@@ -171,6 +175,8 @@ impl Session {
         // The batch reads the wall clock once (Redis caches it per command; a batch takes
         // microseconds), restored when the lock is released.
         state.clock = Some(now_ms());
+        // Other clients ran commands since this session's last batch.
+        self.memory_ok = false;
         let mut started = std::time::Instant::now();
         let protocol = self.client.protocol;
         for (done, cmd) in cmds.iter().enumerate() {
@@ -195,6 +201,8 @@ impl Session {
     fn execute_one(&mut self, store: &Store, state: &mut State, cmd: &Command) -> Outcome {
         let name = cmd.name();
         let Some(spec) = table::lookup(name) else {
+            // EXEC runs writes.
+            self.memory_ok = false;
             if let Some(reply) = self.transaction_command(state, cmd) {
                 return Outcome::Reply(reply);
             }
@@ -222,12 +230,20 @@ impl Session {
         // As Redis's processCommand: free memory before any command when over the limit, and
         // refuse one that may grow memory if that failed; inside MULTI, queuing anything is
         // refused (the queue grows) and the transaction fails.
-        if state.config.maxmemory > 0 && !evict::free_memory(state) {
-            let queuing = self.multi.is_some() && !cmd.is("quit") && !cmd.is("reset");
-            if queuing || evict::denies_oom(spec) {
-                self.fail_multi();
-                return Outcome::Reply(evict::oom());
+        if state.config.maxmemory > 0 && !self.memory_ok {
+            if evict::free_memory(state) {
+                self.memory_ok = true;
+            } else {
+                let queuing = self.multi.is_some() && !cmd.is("quit") && !cmd.is("reset");
+                if queuing || evict::denies_oom(spec) {
+                    self.fail_multi();
+                    return Outcome::Reply(evict::oom());
+                }
             }
+        }
+        if spec.has(table::WRITE) || spec.name.starts_with("eval") {
+            // The next command measures memory again, after this one's growth.
+            self.memory_ok = false;
         }
         if let Some(multi) = &mut self.multi {
             if spec.flags & table::NO_MULTI == 0 {
