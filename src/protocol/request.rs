@@ -250,6 +250,37 @@ fn header(
     too_big: ParseError,
 ) -> Result<Option<(Option<i64>, usize)>, ParseError> {
     let rest = &buf[from.min(buf.len())..];
+    // Fast path, one pass: a short positive length without a leading zero, then CR and one more
+    // byte (what nearly every header is). Anything else takes the general path below, which
+    // decides exactly as it always did.
+    let digits = rest
+        .iter()
+        .take(18)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits > 0
+        && digits <= max
+        && rest.get(digits) == Some(&b'\r')
+        && digits + 1 < rest.len()
+        && (digits == 1 || rest[0] != b'0')
+    {
+        let value = rest[..digits]
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        return Ok(Some((Some(value), from + digits + 2)));
+    }
+    header_general(buf, from, max, too_big)
+}
+
+/// [`header`] without its fast path: the definition the fast path must agree with.
+#[allow(clippy::type_complexity)]
+fn header_general(
+    buf: &[u8],
+    from: usize,
+    max: usize,
+    too_big: ParseError,
+) -> Result<Option<(Option<i64>, usize)>, ParseError> {
+    let rest = &buf[from.min(buf.len())..];
     match rest.iter().position(|&b| b == b'\r') {
         // The same limit whether the line arrived whole or a byte at a time.
         Some(cr) if cr > max => Err(too_big),
@@ -405,6 +436,37 @@ mod tests {
                 Err(e) => return (out, Err(e), buf.len()),
             }
         }
+    }
+
+    #[test]
+    fn the_header_fast_path_agrees_with_the_general_path() {
+        // Every string of up to 5 bytes over the bytes that matter, at several limits.
+        let alphabet = b"0129-\r\nx";
+        let mut inputs: Vec<Vec<u8>> = vec![vec![]];
+        for _ in 0..5 {
+            let longer: Vec<Vec<u8>> = inputs
+                .iter()
+                .filter(|s| s.len() == inputs.last().map_or(0, Vec::len))
+                .flat_map(|s| alphabet.iter().map(move |&b| [s.clone(), vec![b]].concat()))
+                .collect();
+            inputs.extend(longer);
+        }
+        inputs.push(b"999999999999999999\r\n".to_vec());
+        inputs.push(b"9999999999999999999\r\n".to_vec());
+        inputs.push(b"99999999999999999999\r\n".to_vec());
+        for input in &inputs {
+            for max in [0, 1, 2, 3, 64] {
+                for from in [0, 1] {
+                    let fast = header(input, from, max, ParseError::TooBigCount);
+                    let general = header_general(input, from, max, ParseError::TooBigCount);
+                    assert_eq!(fast, general, "{:?} from {from} max {max}", show(input));
+                }
+            }
+        }
+    }
+
+    fn show(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
     }
 
     #[test]
