@@ -2,9 +2,12 @@
 //! and the output buffer limit for pub/sub subscribers (request size is the parser's own).
 
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
+
+use super::gate::Gate;
 
 /// Redis's `client-output-buffer-limit pubsub <hard> <soft> <soft seconds>`: a subscriber whose
 /// unsent output reaches `hard` bytes, or stays at or above `soft` bytes for `soft_for`, is
@@ -93,12 +96,14 @@ pub enum Idle {
 
 /// The idle stages of one client, measured from the last read from or write to it. The timer
 /// is re-armed only when it fires, or once when activity follows a release (activity just
-/// records the time), so the per-request cost is one clock read.
+/// records the time), and polled only when it fired ([`Gate`]), so the per-request cost is one
+/// clock read.
 pub struct IdleTimer {
     timeout: Option<Duration>,
     last_activity: Instant,
     released: bool,
     sleep: Option<Pin<Box<Sleep>>>,
+    gate: Gate,
 }
 
 impl IdleTimer {
@@ -109,6 +114,7 @@ impl IdleTimer {
             last_activity: Instant::now(),
             released: false,
             sleep: None,
+            gate: Gate::default(),
         }
     }
 
@@ -130,23 +136,28 @@ impl IdleTimer {
     /// Completes when the client is due for the next stage. Cancel-safe: the deadline lives
     /// in the timer, not in the future.
     pub async fn expired(&mut self) -> Idle {
+        std::future::poll_fn(|cx| self.poll_expired(cx)).await
+    }
+
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Idle> {
         loop {
             let Some(deadline) = self.deadline() else {
-                return std::future::pending().await;
+                return Poll::Pending;
             };
             let sleep = self
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
             if sleep.deadline() > deadline || sleep.is_elapsed() {
                 sleep.as_mut().reset(deadline);
+                self.gate.rearm();
             }
-            sleep.as_mut().await;
+            std::task::ready!(self.gate.poll(cx, sleep.as_mut()));
             if self.deadline().is_some_and(|due| due <= Instant::now()) {
                 if self.released {
-                    return Idle::Timeout;
+                    return Poll::Ready(Idle::Timeout);
                 }
                 self.released = true;
-                return Idle::Release;
+                return Poll::Ready(Idle::Release);
             }
         }
     }

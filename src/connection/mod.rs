@@ -8,6 +8,7 @@
 
 mod embedded;
 mod forward;
+mod gate;
 pub mod limits;
 mod track;
 
@@ -176,26 +177,6 @@ type ModeReceiver = Option<watch::Receiver<crate::failover::Mode>>;
 type SignalWait =
     Pin<Box<dyn Future<Output = (Signal, watch::Receiver<bool>, ModeReceiver)> + Send>>;
 
-/// A waker that records that it was woken, then wakes the task that polls [`Signals`].
-#[derive(Default)]
-struct WakeFlag {
-    woken: std::sync::atomic::AtomicBool,
-    task: parking_lot::Mutex<Option<std::task::Waker>>,
-}
-
-impl std::task::Wake for WakeFlag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, std::sync::atomic::Ordering::Release);
-        if let Some(task) = self.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
-    }
-}
-
 /// Shutdown and failover-mode changes as one long-lived future. Waiting on a `watch` channel
 /// registers a waiter under its lock, and polling a registered waiter takes the lock again, so
 /// building `changed()` futures in every turn of a driver's loop cost about 1,500 instructions
@@ -204,17 +185,14 @@ impl std::task::Wake for WakeFlag {
 /// waker check and one atomic swap.
 struct Signals {
     wait: SignalWait,
-    flag: Arc<WakeFlag>,
-    /// `wait` has been polled (so its waker is registered with the channels).
-    polled: bool,
+    gate: gate::Gate,
 }
 
 impl Signals {
     fn new(shutdown: watch::Receiver<bool>, mode: ModeReceiver) -> Signals {
         Signals {
             wait: Self::wait(shutdown, mode),
-            flag: Arc::default(),
-            polled: false,
+            gate: gate::Gate::default(),
         }
     }
 
@@ -242,35 +220,10 @@ impl Signals {
     /// Completes with the next signal. Cancel-safe: the wait lives in `self`.
     async fn next(&mut self) -> Signal {
         std::future::poll_fn(|cx| {
-            {
-                // The task to wake stays current before the flag is read: a wake after this
-                // point finds it, one before sets the flag.
-                let mut task = self.flag.task.lock();
-                if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                    *task = Some(cx.waker().clone());
-                }
-            }
-            let woken = self
-                .flag
-                .woken
-                .swap(false, std::sync::atomic::Ordering::AcqRel);
-            if self.polled && !woken {
-                return Poll::Pending;
-            }
-            self.polled = true;
-            let waker = std::task::Waker::from(self.flag.clone());
-            match self
-                .wait
-                .as_mut()
-                .poll(&mut std::task::Context::from_waker(&waker))
-            {
-                Poll::Ready((signal, shutdown, mode)) => {
-                    self.wait = Self::wait(shutdown, mode);
-                    self.polled = false;
-                    Poll::Ready(signal)
-                }
-                Poll::Pending => Poll::Pending,
-            }
+            let (signal, shutdown, mode) =
+                std::task::ready!(self.gate.poll(cx, self.wait.as_mut()));
+            self.wait = Self::wait(shutdown, mode);
+            Poll::Ready(signal)
         })
         .await
     }
