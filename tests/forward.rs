@@ -307,6 +307,58 @@ fn the_upstream_password_and_database_come_from_the_url() {
     );
 }
 
+/// A username in the URL authenticates as that ACL user (`AUTH app apppass`, `HELLO 3 AUTH app
+/// apppass`): the upstream's `default` user has another password, so the password alone is
+/// refused. Every connection the sidecar opens upstream (pooled RESP2 and RESP3, dedicated,
+/// health check) is the ACL user's.
+#[test]
+fn the_upstream_acl_user_comes_from_the_url() {
+    let redis = RedisServer::start_with(&["--requirepass", "adminpass"]);
+    let mut admin = redis.client();
+    assert_eq!(admin.call(&["AUTH", "adminpass"]), "+OK\r\n");
+    let acl = [
+        "ACL", "SETUSER", "app", "on", ">apppass", "~*", "&*", "+@all",
+    ];
+    assert_eq!(admin.call(&acl), "+OK\r\n");
+    let sidecar = Sidecar::upstream(&format!("redis://app:apppass@127.0.0.1:{}", redis.port));
+    let mut resp2 = sidecar.client();
+    assert_eq!(resp2.call(&["SET", "flow:state:acl", "v"]), "+OK\r\n");
+    assert_eq!(resp2.call(&["GET", "flow:state:acl"]), "$1\r\nv\r\n");
+    assert_eq!(admin.call(&["GET", "flow:state:acl"]), "$1\r\nv\r\n");
+    let mut resp3 = sidecar.client();
+    assert!(resp3.call(&["HELLO", "3"]).starts_with(b"%"));
+    assert_eq!(resp3.call(&["GET", "flow:state:acl"]), "$1\r\nv\r\n");
+    assert_eq!(
+        resp2.call(&["MULTI"]),
+        "+OK\r\n",
+        "held on a dedicated connection"
+    );
+    let conns = support::client_list(&mut admin);
+    assert!(
+        conns.len() >= 3,
+        "pooled RESP2 and RESP3, dedicated: {conns:#?}"
+    );
+    assert!(
+        conns.iter().any(|c| c.contains(" cmd=multi ")),
+        "{conns:#?}"
+    );
+    for conn in &conns {
+        assert!(conn.contains(" user=app "), "{conn}");
+    }
+    assert_eq!(resp2.call(&["EXEC"]), "*0\r\n");
+
+    let password_alone = Sidecar::upstream(&format!("redis://:apppass@127.0.0.1:{}", redis.port));
+    let reply = show(&password_alone.client().call(&["GET", "flow:state:acl"]));
+    assert!(
+        reply.contains("upstream refused AUTH: WRONGPASS"),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains("apppass"),
+        "the password is not echoed: {reply}"
+    );
+}
+
 #[test]
 fn quit_answers_ok_and_closes() {
     let (_redis, sidecar) = setup();

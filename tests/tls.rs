@@ -2,12 +2,14 @@
 
 mod support;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use redis_sidecar::config::Cli;
-use support::{show, RedisServer, Sidecar};
+use support::{free_port, show, wait_until, RawClient, RedisServer, Sidecar};
 
 struct Pki {
     dir: PathBuf,
@@ -138,6 +140,98 @@ fn an_untrusted_certificate_gets_no_data() {
         !reply.contains("secret"),
         "no credentials in errors: {reply}"
     );
+}
+
+/// `upstream.tls_insecure_skip_verify = true` accepts the certificate that
+/// `an_untrusted_certificate_gets_no_data` refuses (same private CA, not given): the round trip
+/// works, and the sidecar binary says at start, at warn level, that nothing is verified.
+#[test]
+fn insecure_skip_verify_accepts_an_untrusted_certificate_and_warns() {
+    let pki = Pki::new("insecure", &["localhost"]);
+    let (_redis, tls_port) = tls_redis(&pki);
+    let config = support::temp_dir().join("insecure.toml");
+    std::fs::write(&config, "[upstream]\ntls_insecure_skip_verify = true\n").unwrap();
+    let (mut sidecar, addr) = sidecar_binary(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--upstream",
+        &format!("rediss://default:secret@localhost:{tls_port}"),
+    ]);
+    let mut c = RawClient::connect(addr);
+    assert_eq!(c.call(&["SET", "flow:state:insecure", "ok"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "flow:state:insecure"]), "$2\r\nok\r\n");
+    assert_eq!(
+        redis_cli_tls(&pki, tls_port, &["GET", "flow:state:insecure"]),
+        "ok"
+    );
+    let log = stop_and_read_log(&mut sidecar);
+    let warning = log
+        .lines()
+        .find(|l| l.contains("upstream.tls_insecure_skip_verify is on"))
+        .unwrap_or_else(|| panic!("no warning at start:\n{log}"));
+    assert!(
+        warning.contains("WARN") && warning.contains("certificate is NOT verified"),
+        "{warning}"
+    );
+    assert!(!log.contains("secret"), "no credentials in the log:\n{log}");
+}
+
+/// The private CA named by the config file's `upstream.ca_file` (not the `--upstream-ca` flag)
+/// is trusted: a TLS round trip works.
+#[test]
+fn ca_file_in_the_config_file_is_trusted() {
+    let pki = Pki::new("ca-file", &["localhost"]);
+    let (_redis, tls_port) = tls_redis(&pki);
+    let sidecar = Sidecar::with_config(
+        &format!("rediss://default:secret@localhost:{tls_port}"),
+        &format!("[upstream]\nca_file = \"{}\"\n", pki.path("ca.pem")),
+    );
+    let mut c = sidecar.client();
+    assert_eq!(c.call(&["SET", "flow:state:ca", "trusted"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "flow:state:ca"]), "$7\r\ntrusted\r\n");
+    assert_eq!(
+        redis_cli_tls(&pki, tls_port, &["GET", "flow:state:ca"]),
+        "trusted"
+    );
+}
+
+/// The sidecar binary with `args` on free ports, its log (stderr) captured; returns once it
+/// accepts connections.
+fn sidecar_binary(args: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_redis-sidecar"))
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--http", &format!("127.0.0.1:{}", free_port())])
+        .args(["--journal-dir", support::temp_dir().to_str().unwrap()])
+        .args(["--data-dir", support::temp_dir().to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .env_remove("SIDECAR_LOG_FORMAT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    wait_until("the sidecar to listen", Duration::from_secs(10), || {
+        RawClient::try_connect(addr).is_ok()
+    });
+    (child, addr)
+}
+
+/// Stops the sidecar with SIGTERM and returns everything it logged.
+fn stop_and_read_log(child: &mut std::process::Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
 }
 
 #[test]

@@ -84,4 +84,55 @@ mod tests {
         assert_eq!(class(&["HELLO", "3"]), Class::Local);
         assert_eq!(class(&["averyveryverylongcommandname"]), Class::Pool);
     }
+
+    /// Every command issue 4 names as holding connection state pins its client, in any case;
+    /// their non-blocking forms (XREAD and XREADGROUP without BLOCK) stay pooled.
+    #[test]
+    fn every_command_with_connection_state_pins() {
+        let pinned: &[&[&str]] = &[
+            &["BLPOP", "q", "0"],
+            &["brpop", "q", "1"],
+            &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+            &["BZPOPMIN", "z", "0"],
+            &["bzpopmax", "z", "0.5"],
+            &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+            &["xread", "count", "1", "block", "100", "streams", "s", "$"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            &["WAIT", "0", "100"],
+            &["SUBSCRIBE", "ch"],
+            &["PSUBSCRIBE", "ch:*"],
+            &["SSUBSCRIBE", "ch"],
+            &["UNSUBSCRIBE"],
+            &["PUNSUBSCRIBE", "ch:*"],
+            &["SUNSUBSCRIBE", "ch"],
+            &["CLIENT", "TRACKING", "ON"],
+            &["client", "tracking", "on", "bcast", "prefix", "k:"],
+            &["MONITOR"],
+            &["MULTI"],
+            &["WATCH", "k"],
+        ];
+        for args in pinned {
+            assert_eq!(class(args), Class::Pin, "{args:?} must pin");
+        }
+        let pooled: &[&[&str]] = &[
+            &["XREAD", "STREAMS", "s", "0"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+            &["LPOP", "q"],
+            &["ZPOPMIN", "z"],
+            &["PUBLISH", "ch", "m"],
+        ];
+        for args in pooled {
+            assert_eq!(class(args), Class::Pool, "{args:?} stays pooled");
+        }
+    }
 }

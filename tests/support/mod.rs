@@ -485,6 +485,16 @@ impl Differential {
     }
 }
 
+/// A redis-server's connections as its `CLIENT LIST` lines, without the `probe` asking.
+pub fn client_list(probe: &mut RawClient) -> Vec<String> {
+    let list = probe.call(&["CLIENT", "LIST"]);
+    String::from_utf8_lossy(&list)
+        .lines()
+        .filter(|l| l.starts_with("id=") && !l.contains("cmd=client|list"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Replies shown with CR/LF visible, for assertion messages.
 pub fn show(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).replace("\r\n", "⏎")
