@@ -311,6 +311,16 @@ impl RawClient {
         self.read_reply()
     }
 
+    /// Sends one command and returns its reply, or None if the connection failed first (the
+    /// server died: whether it executed the command is unknown).
+    pub fn try_call(&mut self, args: &[&str]) -> Option<Bytes> {
+        let mut out = BytesMut::new();
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        redis_sidecar::command::encode_args(&args, &mut out);
+        self.stream.write_all(&out).ok()?;
+        self.try_read_reply()
+    }
+
     /// Sends one command without reading its reply.
     pub fn send(&mut self, args: &[&[u8]]) {
         let mut out = BytesMut::new();
