@@ -150,8 +150,19 @@ impl Journal {
             source,
         };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let file = open_append(&dir.join(options.file)).map_err(err)?;
-        let length = file.metadata().map_err(err)?.len();
+        let path = dir.join(options.file);
+        let file = open_append(&path).map_err(err)?;
+        let mut length = file.metadata().map_err(err)?.len();
+        if !options.aof {
+            // (The append-only file's loader does this itself, and refuses worse damage.)
+            let complete = complete_prefix(&path).map_err(err)?;
+            if complete < length {
+                tracing::warn!(journal = %path.display(), kept = complete, dropped = length - complete, "the journal ends in an entry cut short (a crash mid-write, never acknowledged to a client); cut it off so later entries read cleanly");
+                file.set_len(complete).map_err(err)?;
+                file.sync_all().map_err(err)?;
+                length = complete;
+            }
+        }
         let (durable_tx, _) = watch::channel(0);
         Ok(Arc::new(Journal {
             dir: dir.to_path_buf(),
@@ -404,6 +415,35 @@ impl Journal {
     }
 }
 
+/// The length of the file's longest prefix made of complete entries. Only an entry cut short at
+/// the end is excluded: bytes that do not parse stop the scan there, and are left for the replay
+/// to report, never truncated away.
+fn complete_prefix(path: &Path) -> std::io::Result<u64> {
+    let mut file = File::open(path)?;
+    let limits = Limits {
+        max_request_bytes: usize::MAX / 2,
+        ..Limits::default()
+    };
+    let (mut parser, mut buf) = (RequestParser::default(), BytesMut::new());
+    let (mut chunk, mut read, mut parsed) = (vec![0u8; 1 << 20], 0u64, 0u64);
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            // At the end: whatever is still buffered is an incomplete entry.
+            return Ok(if buf.is_empty() { read } else { parsed });
+        }
+        read += n as u64;
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match parser.next(&mut buf, &limits) {
+                Ok(Some(_)) => parsed = read - buf.len() as u64,
+                Ok(None) => break,
+                Err(_) => return Ok(u64::MAX),
+            }
+        }
+    }
+}
+
 fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
@@ -454,5 +494,30 @@ mod tests {
         drop(journal);
         let reopened = Journal::open(&dir).unwrap();
         assert_eq!(reopened.read_from(0, 1 << 20).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_entry_cut_short_by_a_crash_is_cut_off_at_open() {
+        let dir = std::env::temp_dir().join(format!("journal-torn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let journal = Journal::open(&dir).unwrap();
+        journal.append(&["SET", "a", "1"]);
+        journal.flush(true).unwrap();
+        drop(journal);
+        // A crash in the middle of writing the next entry.
+        let mut file = open_append(&dir.join(FILE)).unwrap();
+        file.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$5\r\nab")
+            .unwrap();
+        drop(file);
+        let reopened = Journal::open(&dir).unwrap();
+        reopened.append(&["SET", "c", "3"]);
+        reopened.flush(true).unwrap();
+        let keys: Vec<Bytes> = reopened
+            .read_from(0, 1 << 20)
+            .unwrap()
+            .into_iter()
+            .map(|(cmd, _)| cmd.args[1].clone())
+            .collect();
+        assert_eq!(keys, [Bytes::from("a"), Bytes::from("c")]);
     }
 }
