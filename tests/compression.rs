@@ -36,7 +36,8 @@ fn a_100_kb_json_list_is_stored_at_under_a_third_and_read_back_exact() {
         json.len()
     );
     let raw = direct.call(&["GET", "flow:state:1"]);
-    assert!(raw[raw.iter().position(|&b| b == b'\n').unwrap() + 1..].starts_with(b"\xffRSC"));
+    // The header: the magic, then the default algorithm's byte, zstd's (1).
+    assert!(raw[raw.iter().position(|&b| b == b'\n').unwrap() + 1..].starts_with(b"\xffRSC\x01"));
     assert_eq!(c.call(&["GET", "flow:state:1"]), bulk(&json));
     // STRLEN never returns the compressed length.
     assert_eq!(
@@ -104,11 +105,44 @@ fn every_way_to_write_and_read_restores_the_original() {
     let mut want = b"*1\r\n".to_vec();
     want.extend(bulk(&a));
     assert_eq!(exec, want);
-    // A script returning the value gets the original.
+    // A script whose KEYS hold a compressed value is refused (tests/compression_scripts.rs);
+    // one that reads an undeclared key and returns it gets the original.
     assert_eq!(
-        c.call(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "a"]),
+        c.call(&["EVAL", "return redis.call('GET', ARGV[1])", "0", "a"]),
         bulk(&a)
     );
+}
+
+#[test]
+fn msetnx_compresses_with_the_default_algorithm() {
+    let (redis, sidecar) = setup();
+    let mut c = sidecar.client();
+    let mut direct = redis.client();
+    let (a, b) = (flow_states(5000), flow_states(9000));
+    assert_eq!(
+        c.call_bytes(&[b"MSETNX", b"nx:a", &a, b"nx:s", b"small"]),
+        ":1\r\n"
+    );
+    let raw = direct.call(&["GET", "nx:a"]);
+    let header = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert!(raw[header..].starts_with(b"\xffRSC\x01"), "zstd's header");
+    assert!(
+        raw.len() * 2 < a.len(),
+        "stored {} bytes of {}",
+        raw.len(),
+        a.len()
+    );
+    assert_eq!(direct.call(&["GET", "nx:s"]), "$5\r\nsmall\r\n");
+    let mut want = b"*2\r\n".to_vec();
+    want.extend(bulk(&a));
+    want.extend(bulk(b"small"));
+    assert_eq!(c.call(&["MGET", "nx:a", "nx:s"]), want);
+    // Not set when a key exists: the stored value stays the first one.
+    assert_eq!(
+        c.call_bytes(&[b"MSETNX", b"nx:a", &b, b"nx:new", &b]),
+        ":0\r\n"
+    );
+    assert_eq!(c.call(&["GET", "nx:a"]), bulk(&a));
 }
 
 #[test]

@@ -12,14 +12,19 @@
 //!   redis-sidecar: <cmd> is not supported on it` (they run as small scripts that check the
 //!   header first, atomically, and run the command itself on other values). INCR, INCRBY,
 //!   DECR and DECRBY need nothing: a value above the threshold is never an integer.
+//! - Scripts and functions passed through the sidecar refuse, atomically, to run on declared
+//!   KEYS holding compressed values ([`super::compress_user_scripts`]); SORT refuses to sort by
+//!   or store compressed values and restores those it returns ([`super::compress_sort`]).
 //! - Hash fields and stream entries are not compressed (see the README).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::compress_codec::{self, looks_compressed, Algorithm};
 use super::compress_script::{guard, STRLEN_SCRIPT};
+use super::compress_user_scripts::{self as user_scripts, ScriptShas};
 use super::{Policy, PolicySession, Verdict};
 use crate::command::Command;
 use crate::protocol::Reply;
@@ -55,6 +60,8 @@ pub struct CompressPolicy {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     restored: AtomicU64,
+    /// Shas of the scripts this layer guarded (kept across reloads).
+    scripts: Arc<ScriptShas>,
 }
 
 /// What `request` does with a command, by name.
@@ -65,6 +72,10 @@ enum Kind {
     Value(usize),
     /// Only the reply needs restoring.
     Reads,
+    /// Scripts and functions: guarded ([`user_scripts`]); script replies restored.
+    Scripts,
+    /// SORT and SORT_RO ([`super::compress_sort`]).
+    Sort,
     /// STRLEN: answered from the header.
     Strlen,
     /// Refused on compressed values; `count` keys from `first` (None: to the end).
@@ -88,8 +99,10 @@ fn kind(cmd: &Command) -> Kind {
         b"set" | b"setnx" | b"getset" => Kind::Value(2),
         b"setex" | b"psetex" => Kind::Value(3),
         b"mset" | b"msetnx" => Kind::Values(2, 2),
-        b"get" | b"mget" | b"getdel" | b"getex" | b"exec" | b"eval" | b"evalsha" | b"eval_ro"
-        | b"evalsha_ro" | b"fcall" | b"fcall_ro" => Kind::Reads,
+        b"get" | b"mget" | b"getdel" | b"getex" | b"exec" => Kind::Reads,
+        b"eval" | b"evalsha" | b"eval_ro" | b"evalsha_ro" | b"fcall" | b"fcall_ro" | b"script"
+        | b"function" => Kind::Scripts,
+        b"sort" | b"sort_ro" => Kind::Sort,
         b"strlen" => Kind::Strlen,
         b"getrange" | b"substr" | b"append" | b"setrange" | b"incrbyfloat" | b"getbit"
         | b"setbit" | b"bitcount" | b"bitpos" | b"bitfield" | b"bitfield_ro" => Kind::Guarded {
@@ -118,6 +131,16 @@ impl CompressPolicy {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             restored: AtomicU64::new(0),
+            scripts: Arc::default(),
+        }
+    }
+
+    /// The policy for `config` after a reload: it keeps the shas of the scripts `self` guarded,
+    /// so clients' EVALSHA go on reaching them.
+    pub fn reconfigured(&self, config: CompressionConfig) -> CompressPolicy {
+        CompressPolicy {
+            scripts: self.scripts.clone(),
+            ..CompressPolicy::new(config)
         }
     }
 
@@ -205,6 +228,21 @@ impl CompressPolicy {
     }
 }
 
+/// A refusal naming a key (`key '<prefix><k>' holds a value compressed by redis-sidecar...`)
+/// names it as the tenant does, without the prefix.
+fn unprefix_refusal(prefix: &[u8], error: &mut Bytes) {
+    const MARK: &[u8] = b"ERR key '";
+    if error.starts_with(MARK)
+        && error[MARK.len()..].starts_with(prefix)
+        && error.windows(13).any(|w| w == b"redis-sidecar")
+    {
+        let mut out = Vec::with_capacity(error.len() - prefix.len());
+        out.extend_from_slice(MARK);
+        out.extend_from_slice(&error[MARK.len() + prefix.len()..]);
+        *error = Bytes::from(out);
+    }
+}
+
 impl Policy for CompressPolicy {
     fn request(&self, session: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
         let reads = Verdict {
@@ -237,6 +275,13 @@ impl Policy for CompressPolicy {
                 Ok(Verdict::default())
             }
             Kind::Reads => Ok(reads),
+            Kind::Scripts => {
+                user_scripts::request(&self.scripts, cmd)?;
+                Ok(reads)
+            }
+            Kind::Sort => Ok(Verdict {
+                rewrite_reply: super::compress_sort::request(cmd),
+            }),
             Kind::Strlen => {
                 if cmd.args.len() == 2 && self.applies(session, &cmd.args[1]) {
                     let key = cmd.args[1].clone();
@@ -269,7 +314,11 @@ impl Policy for CompressPolicy {
         }
     }
 
-    fn reply(&self, _session: &PolicySession, _cmd: &Command, reply: &mut Reply) {
+    fn reply(&self, session: &PolicySession, cmd: &Command, reply: &mut Reply) {
         self.restore(reply);
+        user_scripts::reply(&self.scripts, cmd, reply);
+        if let (Reply::Error(e), Some(prefix)) = (&mut *reply, &session.prefix) {
+            unprefix_refusal(prefix, e);
+        }
     }
 }

@@ -46,3 +46,31 @@ pub fn guard(keys: &[Bytes], original: Vec<Bytes>) -> Vec<Bytes> {
     args.extend(original);
     args
 }
+
+/// `EVAL SORT_GUARD_SCRIPT 1 key n pattern... sort-command...`: refuses if any of the `n` key
+/// patterns (Redis's substitution: the element replaces the first `*`) names a compressed
+/// string for some element of `key`; otherwise runs the SORT. The patterns given are those
+/// whose values SORT would compute on or store (BY; GET with STORE), never hash fields.
+pub const SORT_GUARD_SCRIPT: &str = r#"
+local n = tonumber(ARGV[1])
+local t = redis.call('TYPE', KEYS[1])['ok']
+local elements = {}
+if t == 'list' then elements = redis.call('LRANGE', KEYS[1], 0, -1)
+elseif t == 'set' then elements = redis.call('SMEMBERS', KEYS[1])
+elseif t == 'zset' then elements = redis.call('ZRANGE', KEYS[1], 0, -1) end
+for p = 2, n + 1 do
+  local pattern = ARGV[p]
+  local star = string.find(pattern, '*', 1, true)
+  local head, tail = string.sub(pattern, 1, star - 1), string.sub(pattern, star + 1)
+  for _, e in ipairs(elements) do
+    local k = head .. e .. tail
+    if redis.call('TYPE', k)['ok'] == 'string'
+       and redis.call('GETRANGE', k, 0, 3) == '\255RSC' then
+      return redis.error_reply("ERR key '" .. k .. "' holds a value compressed by "
+        .. "redis-sidecar; SORT cannot sort by it or store it (it would use the compressed "
+        .. "bytes): sort by a key outside [compression] keys")
+    end
+  end
+end
+return redis.pcall(unpack(ARGV, n + 2))
+"#;

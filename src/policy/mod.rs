@@ -21,6 +21,8 @@ pub mod compress;
 pub mod compress_codec;
 pub mod compress_config;
 pub mod compress_script;
+mod compress_sort;
+mod compress_user_scripts;
 pub mod slowlog;
 mod slowlog_format;
 pub mod swap;

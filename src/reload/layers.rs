@@ -95,7 +95,10 @@ impl Layers {
         let had_compress = previous.is_some_and(|p| p.compress.is_some());
         let compress =
             (upstream.is_some() && (config.compression.enabled || had_compress)).then(|| {
-                let policy = Arc::new(CompressPolicy::new(config.compression.clone()));
+                let policy = Arc::new(match previous.and_then(|p| p.compress.as_ref()) {
+                    Some(old) => old.reconfigured(config.compression.clone()),
+                    None => CompressPolicy::new(config.compression.clone()),
+                });
                 let compress = policy.clone();
                 let mut exported = (0, 0);
                 tokio::spawn(every_second(retire.clone(), true, move || {
