@@ -52,7 +52,7 @@ impl Tracked {
                 ..Tracked::new(cmd, verdict)
             },
             Err(reply) => {
-                chain.refused(session, &cmd);
+                chain.refused(session, &cmd, &reply);
                 Tracked {
                     answer: Some(reply),
                     ..Tracked::new(cmd, Verdict::default())

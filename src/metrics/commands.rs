@@ -14,7 +14,8 @@ use super::names::OTHER;
 pub enum Outcome {
     Ok,
     Error,
-    /// Answered by a policy of the sidecar (refused by the budget, not authenticated, ...).
+    /// Refused by a policy of the sidecar: answered with an error in the backend's place (the
+    /// budget, not authenticated, ...). Its other answers (AUTH's OK) count as [`Outcome::Ok`].
     Refused,
 }
 

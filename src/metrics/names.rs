@@ -33,7 +33,7 @@ macro_rules! defs {
 
 defs! {
     COMMANDS: Counter, "redis_sidecar_commands_total",
-        "Commands answered, by command and outcome (ok, error, refused: answered by a policy of the sidecar itself).";
+        "Commands answered, by command and outcome (ok, error, refused: refused with an error by a policy of the sidecar itself).";
     COMMAND_DURATION: Histogram, "redis_sidecar_command_duration_seconds",
         "Round trip of a command from the sidecar to whoever served it and back, in seconds, by command.";
     RECEIVED_BYTES: Counter, "redis_sidecar_client_received_bytes_total",

@@ -17,6 +17,7 @@ use super::names::{self, MAX_LABEL_VALUES, OTHER};
 use super::{namespaces, shards};
 use crate::command::Command;
 use crate::policy::{Completed, Policy, PolicySession};
+use crate::protocol::Reply;
 
 /// The metrics policy; put it first in the chain so it sees every command.
 #[derive(Debug, Default)]
@@ -55,11 +56,17 @@ impl Policy for MetricsPolicy {
         }
     }
 
-    fn refused(&self, session: &PolicySession, cmd: &Command) {
+    fn refused(&self, session: &PolicySession, cmd: &Command, answer: &Reply) {
+        // A policy's error is a refusal; its other answers (AUTH's OK, SLOWLOG) are served.
+        let outcome = if answer.is_error() {
+            Outcome::Refused
+        } else {
+            Outcome::Ok
+        };
         let index = commands::slot(cmd.name()).index;
-        shards::with(|shard| shard.command(index, Outcome::Refused, None));
+        shards::with(|shard| shard.command(index, outcome, None));
         if let Some(tenant) = &session.tenant {
-            tenant_count(tenant, Outcome::Refused);
+            tenant_count(tenant, outcome);
         }
     }
 }
@@ -111,15 +118,18 @@ fn tenant_count(tenant: &str, outcome: Outcome) {
 mod tests {
     use super::*;
     use crate::policy::{Chain, Verdict};
-    use crate::protocol::Reply;
     use bytes::Bytes;
     use std::sync::Arc;
 
+    /// Refuses FLUSHALL; answers ECHO itself, without an error.
     struct RefuseFlushall;
     impl Policy for RefuseFlushall {
         fn request(&self, _: &mut PolicySession, cmd: &mut Command) -> Result<Verdict, Reply> {
             if cmd.is("flushall") {
                 return Err(Reply::error("ERR refused"));
+            }
+            if cmd.is("echo") {
+                return Err(Reply::ok());
             }
             Ok(Verdict::default())
         }
@@ -134,8 +144,8 @@ mod tests {
             ..PolicySession::default()
         };
         let mut cmd = Command::from_strs(&["FLUSHALL"]);
-        assert!(chain.request(&mut session, &mut cmd).is_err());
-        chain.refused(&session, &cmd);
+        let answer = chain.request(&mut session, &mut cmd).unwrap_err();
+        chain.refused(&session, &cmd, &answer);
         let text = crate::metrics::render();
         assert!(
             text.contains(r#"redis_sidecar_commands_total{command="flushall",outcome="refused"} "#),
@@ -147,9 +157,29 @@ mod tests {
     }
 
     #[test]
+    fn answers_a_policy_gives_without_an_error_count_as_ok() {
+        let chain = Chain::new(vec![Arc::new(MetricsPolicy), Arc::new(RefuseFlushall)]);
+        let mut session = PolicySession {
+            tenant: Some("t-answered".into()),
+            ..PolicySession::default()
+        };
+        let mut cmd = Command::from_strs(&["ECHO", "x"]);
+        let answer = chain.request(&mut session, &mut cmd).unwrap_err();
+        chain.refused(&session, &cmd, &answer);
+        let text = crate::metrics::render();
+        assert!(text.contains(
+            r#"redis_sidecar_tenant_commands_total{tenant="t-answered",outcome="ok"} 1"#
+        ));
+        assert!(text.contains(
+            r#"redis_sidecar_tenant_commands_total{tenant="t-answered",outcome="refused"} 0"#
+        ));
+    }
+
+    #[test]
     fn tenants_past_the_bound_count_as_other() {
-        // Keeps a name for the refusal test, which may run after this one fills the bound.
+        // Keeps names for the refusal tests, which may run after this one fills the bound.
         tenant_count("t-refused", Outcome::Ok);
+        tenant_count("t-answered", Outcome::Error);
         for i in 0..(MAX_LABEL_VALUES + 10) {
             tenant_count(&format!("t-unit-{i}"), Outcome::Ok);
         }

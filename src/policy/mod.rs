@@ -112,8 +112,9 @@ pub trait Policy: Send + Sync {
     /// Observes a command that was answered (the slow log, metrics).
     fn completed(&self, _done: &Completed) {}
 
-    /// Observes a command the chain answered itself (some policy's `request` returned `Err`).
-    fn refused(&self, _session: &PolicySession, _cmd: &Command) {}
+    /// Observes a command the chain answered itself (some policy's `request` returned `Err`),
+    /// with that answer: an error (a refusal) or not (AUTH, SLOWLOG answered by the sidecar).
+    fn refused(&self, _session: &PolicySession, _cmd: &Command, _answer: &Reply) {}
 
     /// Whether `completed` does anything (if no policy observes, commands are not tracked).
     fn observes(&self) -> bool {
@@ -182,10 +183,10 @@ impl Chain {
         }
     }
 
-    /// Runs every policy's `refused` for a command the chain answered itself.
-    pub fn refused(&self, session: &PolicySession, cmd: &Command) {
+    /// Runs every policy's `refused` for a command the chain answered itself with `answer`.
+    pub fn refused(&self, session: &PolicySession, cmd: &Command, answer: &Reply) {
         for policy in &self.policies {
-            policy.refused(session, cmd);
+            policy.refused(session, cmd, answer);
         }
     }
 

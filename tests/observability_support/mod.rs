@@ -161,18 +161,57 @@ pub fn encode(s: &str) -> String {
 /// The integer value of attribute `name` in the first tag of `html` containing `marker`
 /// (0 if absent).
 pub fn attribute(html: &str, marker: &str, name: &str) -> u64 {
+    attribute_text(html, marker, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Scrapes `/metrics` at `addr` until `done` holds for the exposition or `timeout` passes, and
+/// returns the last exposition either way (the caller asserts on it, value by value, so a
+/// failure names the series that did not get there).
+pub fn scrape_until(addr: SocketAddr, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let exposition = scrape(addr);
+        if done(&exposition) || Instant::now() > deadline {
+            return exposition;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A Lua script that busy-loops for `ms` milliseconds on the server that runs it (TIME advances
+/// inside scripts), then returns 1: a command slow for a real reason.
+pub fn busy_script(ms: u64) -> String {
+    format!(
+        "local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end \
+         local s = now() while now() - s < {} do end return 1",
+        ms * 1000
+    )
+}
+
+/// What `html` holds between the end of the first tag containing `marker` and the next
+/// `close` (e.g. a `<tbody id="x">`'s rows up to `</tbody>`); empty if absent.
+pub fn inside<'a>(html: &'a str, marker: &str, close: &str) -> &'a str {
     let Some(at) = html.find(marker) else {
-        return 0;
+        return "";
     };
+    let Some(open_end) = html[at..].find('>').map(|e| at + e + 1) else {
+        return "";
+    };
+    let end = html[open_end..]
+        .find(close)
+        .map_or(html.len(), |e| open_end + e);
+    &html[open_end..end]
+}
+
+/// The text value of attribute `name` in the first tag of `html` containing `marker` (None if
+/// absent).
+pub fn attribute_text<'a>(html: &'a str, marker: &str, name: &str) -> Option<&'a str> {
+    let at = html.find(marker)?;
     let start = html[..at].rfind('<').unwrap_or(at);
     let end = html[at..].find('>').map_or(html.len(), |e| at + e);
     let tag = &html[start..end];
-    let Some(pos) = tag.find(&format!("{name}=\"")) else {
-        return 0;
-    };
-    let rest = &tag[pos + name.len() + 2..];
-    rest.split('"')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    let pos = tag.find(&format!("{name}=\""))?;
+    tag[pos + name.len() + 2..].split('"').next()
 }
