@@ -5,14 +5,15 @@
 
 mod support;
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use redis_sidecar::config::Cli;
 use redis_sidecar::protocol::{parse_reply, Reply};
-use support::{free_port, temp_dir, wait_until, RawClient, RedisServer, Sidecar};
+use support::{
+    free_port, stop_and_read_log, temp_dir, wait_until, RawClient, RedisServer, Sidecar,
+};
 
 pub const CONFIG: &str = r#"
 [auth]
@@ -325,17 +326,7 @@ fn passwords_never_reach_the_log() {
     c.call(&["AUTH", "alice", "alice-secret"]);
     c.call(&["SET", "k", "v"]);
     drop(c);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = stop_and_read_log(&mut child);
     assert!(
         log.contains("authentication failed"),
         "the failure is logged: {log}"

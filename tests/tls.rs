@@ -2,14 +2,13 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use redis_sidecar::config::Cli;
-use support::{free_port, show, wait_until, RawClient, RedisServer, Sidecar};
+use support::{free_port, show, stop_and_read_log, wait_until, RawClient, RedisServer, Sidecar};
 
 struct Pki {
     dir: PathBuf,
@@ -216,22 +215,6 @@ fn sidecar_binary(args: &[&str]) -> (std::process::Child, std::net::SocketAddr) 
         RawClient::try_connect(addr).is_ok()
     });
     (child, addr)
-}
-
-/// Stops the sidecar with SIGTERM and returns everything it logged.
-fn stop_and_read_log(child: &mut std::process::Child) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    log
 }
 
 #[test]

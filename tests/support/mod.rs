@@ -147,6 +147,23 @@ impl Drop for RedisServer {
     }
 }
 
+/// Stops a sidecar process (spawned with its stderr piped) with SIGTERM and returns everything
+/// it logged.
+pub fn stop_and_read_log(child: &mut Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut log)
+        .expect("the log is text");
+    log
+}
+
 /// The sidecar running in-process on its own runtime thread; stopped on drop.
 pub struct Sidecar {
     pub addr: SocketAddr,
