@@ -9,7 +9,6 @@
 //! (SORT's BY/GET/STORE) yields nothing, so callers that must see every key give those commands
 //! explicit handling ([`CommandInfo::incomplete`] tells them which).
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::Command;
@@ -89,8 +88,9 @@ impl CommandInfo {
 /// The committed key-spec data (see the module doc).
 pub const KEYSPECS: &str = include_str!("keyspecs.txt");
 
-static TABLE: LazyLock<HashMap<String, CommandInfo>> = LazyLock::new(|| {
-    let mut table: HashMap<String, CommandInfo> = parse_table(KEYSPECS)
+/// With aHash: the tenant layer looks a command up for every request.
+static TABLE: LazyLock<ahash::AHashMap<String, CommandInfo>> = LazyLock::new(|| {
+    let mut table: ahash::AHashMap<String, CommandInfo> = parse_table(KEYSPECS)
         .expect("keyspecs.txt is well formed (checked by tests)")
         .into_iter()
         .map(|c| (c.name.clone(), c))
@@ -214,11 +214,17 @@ fn lower_into(text: &[u8], buf: &mut [u8; 64], at: usize) -> Option<usize> {
 /// The key argument positions of `cmd` (see the module doc for the invariant). Commands not
 /// in the table have none. The lookup does not allocate; the result is one small `Vec`.
 pub fn key_positions(cmd: &Command) -> Vec<usize> {
+    match lookup(cmd) {
+        Some(info) => key_positions_of(info, &cmd.args),
+        None => Vec::new(),
+    }
+}
+
+/// The key argument positions in `args` of the command `info` describes.
+pub fn key_positions_of(info: &CommandInfo, args: &[bytes::Bytes]) -> Vec<usize> {
     let mut out = Vec::new();
-    if let Some(info) = lookup(cmd) {
-        for spec in &info.specs {
-            spec_positions(spec, &cmd.args, &mut out);
-        }
+    for spec in &info.specs {
+        spec_positions(spec, args, &mut out);
     }
     if out.windows(2).any(|w| w[0] >= w[1]) {
         out.sort_unstable();

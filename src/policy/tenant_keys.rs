@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::tenant_lua::{COUNT_SCRIPT, FLUSH_SCRIPT, RANDOM_SCRIPT};
 use super::Verdict;
-use crate::command::keys::{key_positions, lookup};
+use crate::command::keys::{key_positions_of, lookup};
 use crate::command::Command;
 use crate::protocol::Reply;
 
@@ -98,14 +98,12 @@ pub fn rewrite(prefix: &[u8], cmd: &mut Command) -> Result<Verdict, Reply> {
     if info.has_flag("admin") {
         return Err(refused(name, "it administers the whole server"));
     }
-    if REFUSED
-        .iter()
-        .any(|r| *r == name || name.split('|').next() == Some(r))
-    {
+    let base = name.split('|').next().unwrap_or(name);
+    if REFUSED.contains(&name) || REFUSED.contains(&base) {
         return Err(refused(name, "it reaches beyond the tenant's own keys"));
     }
-    let pattern = escaped(prefix);
-    let glob = |p: &[u8]| Bytes::from([&pattern[..], p].concat());
+    // Built only by the commands that take a pattern (this runs for every tenant request).
+    let glob = |p: &[u8]| Bytes::from([&escaped(prefix)[..], p].concat());
     let verdict = Verdict {
         rewrite_reply: STRIPPED_REPLIES.contains(&name),
     };
@@ -175,7 +173,7 @@ pub fn rewrite(prefix: &[u8], cmd: &mut Command) -> Result<Verdict, Reply> {
         "sort" | "sort_ro" => sort_patterns(prefix, args),
         _ => {}
     }
-    for i in key_positions(cmd) {
+    for i in key_positions_of(info, &cmd.args) {
         let args = cmd.args_mut();
         args[i] = prefixed(prefix, &args[i]);
     }
