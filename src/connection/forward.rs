@@ -74,7 +74,10 @@ struct Driver {
     id: u64,
     protocol: Protocol,
     name: Option<Bytes>,
+    /// The pool connection of the jobs in flight (chosen again when none is).
     pool_conn: usize,
+    /// Jobs sent to the pool whose last segment has not come back.
+    jobs_in_flight: usize,
     segments_tx: mpsc::UnboundedSender<Segment>,
     order: VecDeque<Slot>,
     job: BytesMut,
@@ -103,7 +106,8 @@ pub(super) async fn serve(
     let (segments_tx, mut segments) = mpsc::unbounded_channel();
     let chain = shared.chain.load();
     let mut d = Driver {
-        pool_conn: upstream.pool(Protocol::Resp2).assign(),
+        pool_conn: 0,
+        jobs_in_flight: 0,
         upstream: upstream.clone(),
         id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
         protocol: carry.protocol,
@@ -385,9 +389,13 @@ impl Driver {
         self.job_count = 0;
         self.order
             .push_back(Slot::Job(std::mem::take(&mut self.job_tracks)));
-        self.upstream
-            .pool(self.protocol)
-            .submit(self.pool_conn, job);
+        let pool = self.upstream.pool(self.protocol);
+        if self.jobs_in_flight == 0 {
+            // Free to move: no reply is owed on the connection used before.
+            self.pool_conn = pool.pick();
+        }
+        self.jobs_in_flight += 1;
+        pool.submit(self.pool_conn, job);
     }
 
     fn apply_segment(&mut self, segment: Segment) {
@@ -415,6 +423,7 @@ impl Driver {
         }
         if segment.done {
             debug_assert!(matches!(self.order.front(), Some(Slot::Job(_))));
+            self.jobs_in_flight -= 1;
             self.order.pop_front();
             while let Some(Slot::Local(_)) = self.order.front() {
                 if let Some(Slot::Local(reply)) = self.order.pop_front() {

@@ -4,11 +4,12 @@
 //! Each pool connection is a task. Clients send it [`Job`]s (a batch of encoded commands and
 //! how many replies they owe); the task writes all jobs that are waiting with one write, so many
 //! clients' commands are coalesced, and hands the replies back as [`Segment`]s in FIFO order.
-//! Invariants: a client always uses the same pool connection, so its jobs are answered in the
-//! order it sent them; every job gets exactly `count` replies, real ones or errors.
+//! Invariants: a client's jobs in flight are all on one pool connection, so they are answered in
+//! the order it sent them (a client picks a connection again only when it has none in flight,
+//! see [`Pool::pick`]); every job gets exactly `count` replies, real ones or errors.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,10 +42,38 @@ pub struct Job {
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Jobs in flight on one connection before [`Pool::pick`] spills new clients to the next one.
+/// Measured on loopback (benches/RESULTS.md): the more commands share a connection and its
+/// writes, the less the upstream and the sidecar spend per command, so the pool fills its
+/// first connection before using more; the others take over under load, and carry the
+/// traffic of a connection that is slow or down.
+const SPILL: usize = 64;
+
+/// Counts a job as in flight on its connection until it is answered or failed (dropped).
+struct LoadGuard(Arc<AtomicUsize>);
+
+impl LoadGuard {
+    fn new(load: &Arc<AtomicUsize>) -> LoadGuard {
+        load.fetch_add(1, Ordering::Relaxed);
+        LoadGuard(load.clone())
+    }
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One pool connection as clients see it: its job queue and how many jobs it has in flight.
+struct Lane {
+    jobs: mpsc::UnboundedSender<(Job, LoadGuard)>,
+    load: Arc<AtomicUsize>,
+}
+
 /// The pool for one protocol version.
 pub struct Pool {
-    conns: Vec<mpsc::UnboundedSender<Job>>,
-    next: AtomicU64,
+    lanes: Vec<Lane>,
 }
 
 impl Pool {
@@ -54,27 +83,40 @@ impl Pool {
         protocol: Protocol,
         health: Option<Arc<Health>>,
     ) -> Pool {
-        let conns = (0..config.connections.max(1))
+        let lanes = (0..config.connections.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(run_conn(config.clone(), protocol, rx, health.clone()));
-                tx
+                Lane {
+                    jobs: tx,
+                    load: Arc::default(),
+                }
             })
             .collect();
-        Pool {
-            conns,
-            next: AtomicU64::new(0),
-        }
+        Pool { lanes }
     }
 
-    /// The connection a new client should use (round robin).
-    pub fn assign(&self) -> usize {
-        (self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len() as u64) as usize
+    /// The connection for a client with no job in flight: the first one with fewer than
+    /// [`SPILL`] jobs in flight, else the least loaded.
+    pub fn pick(&self) -> usize {
+        let mut least = (usize::MAX, 0);
+        for (i, lane) in self.lanes.iter().enumerate() {
+            let load = lane.load.load(Ordering::Relaxed);
+            if load < SPILL {
+                return i;
+            }
+            if load < least.0 {
+                least = (load, i);
+            }
+        }
+        least.1
     }
 
     /// Queues a job on connection `conn`.
     pub fn submit(&self, conn: usize, job: Job) {
-        if let Err(mpsc::error::SendError(job)) = self.conns[conn].send(job) {
+        let lane = &self.lanes[conn];
+        let queued = (job, LoadGuard::new(&lane.load));
+        if let Err(mpsc::error::SendError((job, _))) = lane.jobs.send(queued) {
             fail_job(job.reply_to, job.count, &UpstreamError::Closed);
         }
     }
@@ -83,6 +125,7 @@ impl Pool {
 struct InFlight {
     reply_to: mpsc::UnboundedSender<Segment>,
     remaining: usize,
+    _load: LoadGuard,
 }
 
 struct Conn {
@@ -96,7 +139,7 @@ struct Conn {
 async fn run_conn(
     config: Arc<UpstreamConfig>,
     protocol: Protocol,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut jobs: mpsc::UnboundedReceiver<(Job, LoadGuard)>,
     health: Option<Arc<Health>>,
 ) {
     let mut conn: Option<Conn> = None;
@@ -162,7 +205,7 @@ async fn run_conn(
 }
 
 async fn accept(
-    job: Job,
+    (job, load): (Job, LoadGuard),
     conn: &mut Option<Conn>,
     down: &mut Option<(Instant, String)>,
     fifo: &mut VecDeque<InFlight>,
@@ -206,6 +249,7 @@ async fn accept(
             fifo.push_back(InFlight {
                 reply_to: job.reply_to,
                 remaining: job.count,
+                _load: load,
             });
         }
         None => {
@@ -309,20 +353,19 @@ pub fn unavailable(why: &str) -> Bytes {
 mod tests {
     use super::*;
 
+    fn in_flight(reply_to: mpsc::UnboundedSender<Segment>, remaining: usize) -> InFlight {
+        InFlight {
+            reply_to,
+            remaining,
+            _load: LoadGuard::new(&Arc::default()),
+        }
+    }
+
     #[test]
     fn delivers_segments_per_job_in_order() {
         let (tx_a, mut rx_a) = mpsc::unbounded_channel();
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        let mut fifo = VecDeque::from([
-            InFlight {
-                reply_to: tx_a,
-                remaining: 2,
-            },
-            InFlight {
-                reply_to: tx_b,
-                remaining: 2,
-            },
-        ]);
+        let mut fifo = VecDeque::from([in_flight(tx_a, 2), in_flight(tx_b, 2)]);
         let mut rbuf = BytesMut::from(&b"+OK\r\n:1\r\n$1\r\nx\r\n$3\r\nab"[..]);
         deliver(&mut rbuf, &mut fifo).unwrap();
         let a = rx_a.try_recv().unwrap();
@@ -341,16 +384,7 @@ mod tests {
     fn replies_before_garbage_reach_their_jobs() {
         let (tx_a, mut rx_a) = mpsc::unbounded_channel();
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
-        let mut fifo = VecDeque::from([
-            InFlight {
-                reply_to: tx_a,
-                remaining: 1,
-            },
-            InFlight {
-                reply_to: tx_b,
-                remaining: 2,
-            },
-        ]);
+        let mut fifo = VecDeque::from([in_flight(tx_a, 1), in_flight(tx_b, 2)]);
         let mut rbuf = BytesMut::from(&b"$4\r\ngood\r\n:1\r\n!!!garbage\r\n"[..]);
         assert!(matches!(
             deliver(&mut rbuf, &mut fifo),
@@ -364,6 +398,31 @@ mod tests {
         assert_eq!(
             fifo[0].remaining, 1,
             "the error answers the one reply still owed"
+        );
+    }
+
+    #[test]
+    fn clients_share_the_first_connection_until_it_is_busy() {
+        let lanes = (0..3)
+            .map(|_| Lane {
+                jobs: mpsc::unbounded_channel().0,
+                load: Arc::default(),
+            })
+            .collect();
+        let pool = Pool { lanes };
+        assert_eq!(pool.pick(), 0);
+        let busy: Vec<LoadGuard> = (0..SPILL)
+            .map(|_| LoadGuard::new(&pool.lanes[0].load))
+            .collect();
+        assert_eq!(pool.pick(), 1, "the first is full: spill to the next");
+        pool.lanes[1].load.store(SPILL + 5, Ordering::Relaxed);
+        pool.lanes[2].load.store(SPILL + 1, Ordering::Relaxed);
+        assert_eq!(pool.pick(), 0, "all busy: the least loaded");
+        drop(busy);
+        assert_eq!(
+            pool.lanes[0].load.load(Ordering::Relaxed),
+            0,
+            "answered jobs no longer count"
         );
     }
 
