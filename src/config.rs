@@ -35,7 +35,7 @@ pub struct Cli {
     /// PEM file with the CA that signed the upstream's certificate (a private CA) [file: upstream.ca_file]
     #[arg(long, value_name = "FILE")]
     pub upstream_ca: Option<PathBuf>,
-    /// Shared upstream connections per protocol version [env: REDIS_MAX_CONNECTIONS] [default: 4]
+    /// Most shared upstream connections per protocol version (opened as load needs them) [env: REDIS_MAX_CONNECTIONS] [default: 4]
     #[arg(long, value_name = "N")]
     pub upstream_connections: Option<usize>,
     /// Where writes made during an upstream outage are journaled until replayed
