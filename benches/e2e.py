@@ -2,7 +2,8 @@
 """End-to-end throughput: redis-benchmark against redis-server directly, through twemproxy
 (nutcracker), and through the sidecar: `sidecar` forwards with no policies configured (the
 metrics layer is always on), `policies` forwards with every layer on (a tenant, the budget, the
-slow log, compression), `embedded` serves from its embedded store. Also the CPU time each
+slow log, compression), `embedded` serves from its embedded store (persisting only with
+`--aof`, which turns on redis-server's append-only file too, so the two always compare like for like). Also the CPU time each
 target's own process spent per 100,000 commands.
 
 Targets are run in interleaved rounds (the order rotates every round) so that drift on this
@@ -109,6 +110,9 @@ def main():
     ap.add_argument("--targets", default="direct,twemproxy,sidecar,policies,embedded")
     ap.add_argument("--datasize", type=int, default=0, help="value size in bytes (redis-benchmark -d)")
     ap.add_argument("--sidecar-args", default="", help="extra flags for the forwarding sidecar")
+    ap.add_argument("--aof", action="store_true",
+                    help="persistence on both sides: redis-server with appendonly yes (everysec) and the "
+                         "embedded store with its append-only file (its default); without it, neither persists")
     ap.add_argument("--baseline-binary", default="",
                     help="another redis-sidecar build to run as target 'baseline' (forwarding), side by side")
     ap.add_argument("--config", default="/dev/null",
@@ -121,8 +125,10 @@ def main():
     procs, ports = [], {}
     try:
         ports["direct"] = free_port()
+        appendonly = "yes" if args.aof else "no"
         procs.append(start(["redis-server", "--port", str(ports["direct"]), "--bind", "127.0.0.1",
-                            "--save", "", "--appendonly", "no", "--dir", tmp], ports["direct"]))
+                            "--save", "", "--appendonly", appendonly, "--appendfsync", "everysec",
+                            "--dir", tmp], ports["direct"]))
         pids = {"direct": procs[-1].pid}
         targets = args.targets.split(",")
         if "twemproxy" in targets:
@@ -169,8 +175,12 @@ def main():
             pids[name] = procs[-1].pid
         if "embedded" in targets:
             ports["embedded"] = free_port()
+            # Like for like with the direct redis-server: both persist (--aof) or neither does.
+            store = os.path.join(tmp, "embedded.toml")
+            with open(store, "w") as f:
+                f.write(f"[store]\nappendonly = {'true' if args.aof else 'false'}\n")
             procs.append(start([binary, "--listen", f"127.0.0.1:{ports['embedded']}", "--http", f"127.0.0.1:{free_port()}",
-                                "--config", "/dev/null", "--data-dir", os.path.join(tmp, "embedded-data")],
+                                "--config", store, "--data-dir", os.path.join(tmp, "embedded-data")],
                                ports["embedded"]))
             pids["embedded"] = procs[-1].pid
 

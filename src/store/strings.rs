@@ -32,10 +32,16 @@ pub(super) const COMMANDS: &[Spec] = &[
 pub(super) fn get_str(db: &mut Db, key: &[u8], now: u64) -> Result<Option<Bytes>, Reply> {
     match db.get(key, now) {
         None => Ok(None),
+        // A short value is copied: cheaper than sharing it, which writes its reference count
+        // (a cache line of its own) twice and, the first time, allocates that count.
+        Some(Value::Str(s)) if s.len() <= SHORT_VALUE => Ok(Some(Bytes::copy_from_slice(s))),
         Some(Value::Str(s)) => Ok(Some(s.clone())),
         Some(_) => Err(wrongtype()),
     }
 }
+
+/// Values up to this size are copied into replies rather than shared.
+const SHORT_VALUE: usize = 64;
 
 /// Stores the string `value` at `key`, replacing any value. The TTL becomes `expires_at`, or
 /// stays as it was with `keep_ttl`. The key is copied only when it is new.
