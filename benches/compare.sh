@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7's whole comparison in one command: redis-benchmark against redis-server, twemproxy and
-# the sidecar (pass-through, every policy on, embedded store) at -c 50 -P 1/16, then -c 1000,
-# the embedded store against redis-server both with an append-only file, then 100 KB values with
+# the sidecar (pass-through, every policy on, embedded store) at -c 50 -P 1/16, then the embedded
+# store against redis-server both with an append-only file, then -c 1000, then 100 KB values with
 # compression on, then memory per idle connection. Loopback only; needs
 # redis-server, redis-tools and nutcracker (apt-get install redis-server redis-tools nutcracker).
 # Takes about 10 minutes on 2 cores; run it on an otherwise idle machine.
