@@ -57,15 +57,7 @@ fn a_killed_and_restarted_upstream_loses_no_acknowledged_write() {
     let mut redis = RedisServer::start_with(REDIS_ARGS);
     let (port, dir) = (redis.port, redis.dir.clone());
     let sidecar = Sidecar::with_config(&redis.url(), FAST_HEALTH);
-    let writer = Writer::start(sidecar.addr);
-    let started = Instant::now();
-    wait_until(
-        "the writer to be acknowledged",
-        Duration::from_secs(10),
-        || writer.acks_since(started) >= 300,
-    );
-    let killed = Instant::now();
-    redis.kill();
+    let (writer, killed) = write_then_kill(sidecar.addr, &mut redis);
     // The scenario: the upstream stays down for 2.5 s.
     std::thread::sleep(Duration::from_millis(2500));
     let upstream = RedisServer::start_in(port, dir, REDIS_ARGS);
@@ -94,15 +86,7 @@ fn a_sidecar_killed_during_the_outage_loses_no_acknowledged_write() {
     let config = support::temp_dir().join("sidecar.toml");
     std::fs::write(&config, FAST_HEALTH).unwrap();
     let mut first = SidecarProcess::start(&redis.url(), &config, &support::temp_dir());
-    let writer = Writer::start(first.addr);
-    let started = Instant::now();
-    wait_until(
-        "the writer to be acknowledged",
-        Duration::from_secs(10),
-        || writer.acks_since(started) >= 300,
-    );
-    let killed = Instant::now();
-    redis.kill();
+    let (writer, killed) = write_then_kill(first.addr, &mut redis);
     // Mid-outage, with writes acknowledged from the fallback store (so journaled).
     wait_until(
         "writes acknowledged from the fallback store",
@@ -126,6 +110,21 @@ fn a_sidecar_killed_during_the_outage_loses_no_acknowledged_write() {
         Some(sidecar_dead),
     );
     drop(second);
+}
+
+/// Starts the writer through the sidecar at `addr`, and once 300 writes are acknowledged,
+/// kills the upstream (SIGKILL); returns the writer and when the upstream died.
+fn write_then_kill(addr: SocketAddr, redis: &mut RedisServer) -> (Writer, Instant) {
+    let writer = Writer::start(addr);
+    let started = Instant::now();
+    wait_until(
+        "the writer to be acknowledged",
+        Duration::from_secs(10),
+        || writer.acks_since(started) >= 300,
+    );
+    let killed = Instant::now();
+    redis.kill();
+    (writer, killed)
 }
 
 /// What both outage tests check once `upstream` answers again (it just did): writes go on for
