@@ -6,8 +6,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 # Only what `cargo build` needs: the manifest, the lock file, the sources, and the benches the
-# manifest declares ([[bench]] targets must exist for the manifest to load). The vendored Lua and
-# zstd C sources build with the gcc and make this image ships.
+# manifest declares ([[bench]] targets must exist for the manifest to load). The vendored Lua,
+# zstd and mimalloc C sources build with the gcc and make this image ships.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
