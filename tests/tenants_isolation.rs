@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use redis_sidecar::command::keys::all_commands;
 use redis_sidecar::config::Cli;
-use support::{temp_dir, RawClient, RedisServer, Sidecar};
+use support::{temp_dir, RawClient, RedisServer, Rng, Sidecar};
 use tenant_templates::TEMPLATES;
 
 const CONFIG: &str = "[auth]\npassword = \"root-secret\"\n\
@@ -139,17 +139,6 @@ fn fingerprint(admin: &mut RawClient) -> Vec<(String, Vec<u8>)> {
         out.push((k, print));
     }
     out
-}
-
-/// A small xorshift generator, seeded per run (printed, to replay a failure).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn isolation(sidecar: &Sidecar, mut admin: RawClient, implemented: impl Fn(&str) -> bool) {

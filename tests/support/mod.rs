@@ -147,6 +147,23 @@ impl Drop for RedisServer {
     }
 }
 
+/// A small deterministic generator (xorshift): a test that prints or fixes its seed replays.
+/// The seed must not be 0.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
 /// Stops a sidecar process (spawned with its stderr piped) with SIGTERM and returns everything
 /// it logged.
 pub fn stop_and_read_log(child: &mut Child) -> String {
