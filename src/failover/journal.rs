@@ -438,6 +438,7 @@ fn complete_prefix(path: &Path) -> std::io::Result<u64> {
             match parser.next(&mut buf, &limits) {
                 Ok(Some(_)) => parsed = read - buf.len() as u64,
                 Ok(None) => break,
+                // Not a torn tail: report no cut (the whole file is kept).
                 Err(_) => return Ok(u64::MAX),
             }
         }

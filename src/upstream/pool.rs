@@ -45,8 +45,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Jobs in flight on one connection before [`Pool::pick`] spills new clients to the next one.
 /// Measured on loopback (benches/RESULTS.md): the more commands share a connection and its
 /// writes, the less the upstream and the sidecar spend per command, so the pool fills its
-/// first connection before using more; the others take over under load, and carry the
-/// traffic of a connection that is slow or down.
+/// first connection before using more; the others take over under load.
 const SPILL: usize = 64;
 
 /// Counts a job as in flight on its connection until it is answered or failed (dropped).
