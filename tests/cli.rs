@@ -73,27 +73,23 @@ fn an_upstream_that_is_the_sidecar_itself_is_refused() {
 #[test]
 fn sigterm_stops_the_sidecar_promptly_with_status_0() {
     let data_dir = support::temp_dir();
-    let port = support::free_port();
-    let http = support::free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--config",
-            "/dev/null",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ])
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    support::wait_until("the sidecar to answer", Duration::from_secs(10), || {
-        support::RawClient::try_connect(addr).is_ok_and(|mut c| c.call(&["PING"]) == "+PONG\r\n")
+    let (mut child, addr) = support::spawn_sidecar(|port, http| {
+        let mut command = Command::new(BIN);
+        command
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--http",
+                &format!("127.0.0.1:{http}"),
+                "--config",
+                "/dev/null",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+            ])
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
     });
     let mut idle = support::RawClient::connect(addr);
     assert_eq!(idle.call(&["SET", "k", "v"]), "+OK\r\n");

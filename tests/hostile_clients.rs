@@ -23,22 +23,19 @@ struct Process {
 
 impl Process {
     fn start() -> Process {
-        let (port, http) = (support::free_port(), support::free_port());
         let dir = support::temp_dir();
-        let child = Command::new(BIN)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--http", &format!("127.0.0.1:{http}")])
-            .args(["--config", "/dev/null"])
-            .args(["--data-dir", dir.to_str().unwrap()])
-            .env_remove("REDIS_URL")
-            .env_remove("PORT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        support::wait_until("the sidecar to answer", Duration::from_secs(10), || {
-            RawClient::try_connect(addr).is_ok_and(|mut c| c.call(&["PING"]) == "+PONG\r\n")
+        let (child, addr) = support::spawn_sidecar(|port, http| {
+            let mut command = Command::new(BIN);
+            command
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--http", &format!("127.0.0.1:{http}")])
+                .args(["--config", "/dev/null"])
+                .args(["--data-dir", dir.to_str().unwrap()])
+                .env_remove("REDIS_URL")
+                .env_remove("PORT")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            command
         });
         Process { child, addr }
     }

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{free_port, temp_dir, wait_until, RawClient, RedisServer};
+use support::{spawn_sidecar, temp_dir, wait_until, RawClient, RedisServer};
 use tools::{http_get, value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_redis-sidecar");
@@ -36,31 +36,34 @@ impl Running {
         let dir = temp_dir();
         let file = dir.join("sidecar.toml");
         std::fs::write(&file, toml).unwrap();
-        let (port, http) = (free_port(), free_port());
-        let mut child = Command::new(BIN)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--http", &format!("127.0.0.1:{http}")])
-            .args(
-                upstream
-                    .map(|url| ["--upstream", url])
-                    .into_iter()
-                    .flatten(),
-            )
-            .arg("--config")
-            .arg(&file)
-            .arg("--journal-dir")
-            .arg(dir.join("journal"))
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env_remove("PORT")
-            .env_remove("REDIS_URL")
-            .env_remove("UPSTASH_REDIS_URL")
-            .env_remove("SIDECAR_UPSTREAM_URL")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut http = 0;
+        let (mut child, addr) = spawn_sidecar(|port, http_port| {
+            http = http_port;
+            let mut command = Command::new(BIN);
+            command
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--http", &format!("127.0.0.1:{http_port}")])
+                .args(
+                    upstream
+                        .map(|url| ["--upstream", url])
+                        .into_iter()
+                        .flatten(),
+                )
+                .arg("--config")
+                .arg(&file)
+                .arg("--journal-dir")
+                .arg(dir.join("journal"))
+                .arg("--data-dir")
+                .arg(dir.join("data"))
+                .env_remove("PORT")
+                .env_remove("REDIS_URL")
+                .env_remove("UPSTASH_REDIS_URL")
+                .env_remove("SIDECAR_UPSTREAM_URL")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            command
+        });
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
@@ -75,20 +78,13 @@ impl Running {
                     .push_str(&String::from_utf8_lossy(&chunk[..n]));
             }
         });
-        let running = Running {
+        Running {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr,
             http: SocketAddr::from(([127, 0, 0, 1], http)),
             file,
             stderr,
-        };
-        wait_until("the sidecar to answer", WAIT, || {
-            RawClient::try_connect(running.addr).is_ok_and(|mut c| {
-                let reply = c.call(&["PING"]);
-                reply == "+PONG\r\n" || reply.starts_with(b"-NOAUTH")
-            })
-        });
-        running
+        }
     }
 
     fn client(&self) -> RawClient {

@@ -26,6 +26,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts the sidecar binary on a pair of free ports (`command(port, http)` builds it) and
+/// returns the child and its client address once *it* answers PING (PONG or NOAUTH).
+///
+/// A port found free can be taken by another test before the binary binds it; the binary then
+/// exits (it binds the client port first, then the HTTP port), so an exit during start-up, or a
+/// connection closed before PING's reply, means "try again on other ports", never a failure.
+pub fn spawn_sidecar(mut command: impl FnMut(u16, u16) -> Command) -> (Child, SocketAddr) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let (port, http) = (free_port(), free_port());
+        let mut child = command(port, http)
+            .spawn()
+            .expect("the sidecar binary starts");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                last = format!("the sidecar on ports {port}/{http} exited: {status}");
+                break;
+            }
+            let answered = RawClient::try_connect(addr)
+                .ok()
+                .and_then(|mut c| c.try_call(&["PING"]))
+                .is_some_and(|r| r == "+PONG\r\n" || r.starts_with(b"-NOAUTH"));
+            // Answered, and by this child: had its ports been taken it would have exited.
+            if answered && matches!(child.try_wait(), Ok(None)) {
+                return (child, addr);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                last = format!("the sidecar on port {port} did not answer in 10 s");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("the sidecar binary did not start: {last}");
+}
+
 /// Polls `ready` every 10 ms until it holds or `timeout` passes.
 pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
