@@ -6,14 +6,11 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use bytes::Bytes;
 use redis_sidecar::config::Cli;
 use redis_sidecar::protocol::{parse_reply, Reply};
-use support::{
-    free_port, stop_and_read_log, temp_dir, wait_until, RawClient, RedisServer, Sidecar,
-};
+use support::{stop_and_read_log, temp_dir, RawClient, RedisServer, Sidecar};
 
 pub const CONFIG: &str = r#"
 [auth]
@@ -301,23 +298,20 @@ fn passwords_never_reach_the_log() {
     let dir = temp_dir();
     let file = dir.join("tenants.toml");
     std::fs::write(&file, CONFIG).unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redis-sidecar"))
-        .args([
-            "--config",
-            file.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--http", &format!("127.0.0.1:{}", free_port())])
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_until("sidecar listening", Duration::from_secs(10), || {
-        RawClient::try_connect(addr).is_ok()
+    let (mut child, addr) = support::spawn_sidecar(|port, http| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_redis-sidecar"));
+        command
+            .args([
+                "--config",
+                file.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
     });
     let mut c = RawClient::connect(addr);
     c.call(&["AUTH", "alice", "wrong-password-123"]);

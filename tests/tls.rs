@@ -4,11 +4,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use redis_sidecar::config::Cli;
-use support::{free_port, show, stop_and_read_log, wait_until, RawClient, RedisServer, Sidecar};
+use support::{show, stop_and_read_log, RawClient, RedisServer, Sidecar};
 
 struct Pki {
     dir: PathBuf,
@@ -197,24 +196,20 @@ fn ca_file_in_the_config_file_is_trusted() {
 /// The sidecar binary with `args` on free ports, its log (stderr) captured; returns once it
 /// accepts connections.
 fn sidecar_binary(args: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_redis-sidecar"))
-        .args(args)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--http", &format!("127.0.0.1:{}", free_port())])
-        .args(["--journal-dir", support::temp_dir().to_str().unwrap()])
-        .args(["--data-dir", support::temp_dir().to_str().unwrap()])
-        .env_remove("RUST_LOG")
-        .env_remove("SIDECAR_LOG_FORMAT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    wait_until("the sidecar to listen", Duration::from_secs(10), || {
-        RawClient::try_connect(addr).is_ok()
-    });
-    (child, addr)
+    support::spawn_sidecar(|port, http| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_redis-sidecar"));
+        command
+            .args(args)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .args(["--journal-dir", support::temp_dir().to_str().unwrap()])
+            .args(["--data-dir", support::temp_dir().to_str().unwrap()])
+            .env_remove("RUST_LOG")
+            .env_remove("SIDECAR_LOG_FORMAT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    })
 }
 
 #[test]
