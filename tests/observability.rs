@@ -88,10 +88,12 @@ fn health_redis_is_503_while_the_upstream_is_down_and_health_stays_200() {
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["state"], "upstream");
+    assert_eq!(json["status"], "up", "{body}");
     assert!(
         json["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0),
         "{body}"
     );
+    assert_eq!(json["journal_entries"], 0, "{body}");
 
     redis.kill();
     let mut last = String::new();
@@ -118,7 +120,12 @@ fn health_redis_is_503_while_the_upstream_is_down_and_health_stays_200() {
         || {
             let (status, body) = http_get(sidecar.http, "/health/redis");
             let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-            status == 503 && json["state"] == "fallback" && json["journal_bytes"].as_u64() > Some(0)
+            status == 503
+                && json["status"] == "down"
+                && json["latency_ms"].is_null()
+                && json["state"] == "fallback"
+                && json["journal_entries"].as_u64() > Some(0)
+                && json["journal_bytes"].as_u64() > Some(0)
         },
     );
     wait_until("the gauges to say so", Duration::from_secs(10), || {
@@ -138,8 +145,19 @@ fn health_redis_is_503_while_the_upstream_is_down_and_health_stays_200() {
     wait_until("the replay to finish", Duration::from_secs(15), || {
         let (_, body) = http_get(sidecar.http, "/health/redis");
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        json["state"] == "upstream" && json["journal_bytes"] == 0
+        json["state"] == "upstream" && json["status"] == "up" && json["journal_bytes"] == 0
     });
+    wait_until(
+        "the gauges to say the upstream is back",
+        Duration::from_secs(10),
+        || {
+            let m = tools::scrape(sidecar.http);
+            value(&m, "redis_sidecar_upstream_up") == 1.0
+                && value(&m, "redis_sidecar_fallback_active") == 0.0
+                && value(&m, r#"redis_sidecar_upstream_state{state="upstream"}"#) == 1.0
+                && value(&m, "redis_sidecar_upstream_ping_latency_seconds") > 0.0
+        },
+    );
     assert_eq!(http_get(sidecar.http, "/health").0, 200);
 }
 
@@ -151,10 +169,16 @@ fn embedded_mode_reports_itself_healthy() {
     assert!(body.contains(r#""state":"embedded""#), "{body}");
     assert_eq!(http_get(sidecar.http, "/nope").0, 404);
     let (status, page) = http_get(sidecar.http, "/");
-    assert!(
-        status == 200 && page.contains("<canvas") && !page.contains("http"),
-        "no external assets"
-    );
+    assert!(status == 200 && page.contains("<canvas"), "{page}");
+    // No external assets: nothing the page could load from elsewhere, and its one fetch is the
+    // sidecar's own relative status.json.
+    for loader in [
+        "http:", "https:", "src=", "href=", "url(", "@import", "<link", "<iframe",
+    ] {
+        assert!(!page.contains(loader), "the page holds {loader:?}");
+    }
+    assert_eq!(page.matches("fetch(").count(), 1);
+    assert!(page.contains(r#"fetch("status.json""#));
 }
 
 #[test]
