@@ -9,10 +9,10 @@ mod support;
 #[path = "observability_support/mod.rs"]
 mod tools;
 
+use redis_sidecar::metrics::names::MAX_LABEL_VALUES as BOUND;
 use support::{temp_dir, Sidecar};
 use tools::value;
 
-const BOUND: usize = 64;
 const MANY: usize = 80;
 
 /// The distinct values of `label` on `metric`'s series, `other` left out.

@@ -27,7 +27,8 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts the sidecar binary on a pair of free ports (`command(port, http)` builds it) and
-/// returns the child and its client address once *it* answers PING (PONG or NOAUTH).
+/// returns the child and its client address once PING is answered (PONG or NOAUTH) while the
+/// child is still running.
 ///
 /// A port found free can be taken by another test before the binary binds it; the binary then
 /// exits (it binds the client port first, then the HTTP port), so an exit during start-up, or a
