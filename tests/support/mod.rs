@@ -145,12 +145,17 @@ impl RedisServer {
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(format!("redis-server on port {port} exited: {status}"));
             }
+            // Whatever else answers on the port (another test's server, a fake upstream that
+            // hangs up, a connection to itself) is not this server: poll again.
             if let Ok(mut c) = RawClient::try_connect(server.addr()) {
-                if let Some(pw) = &password {
-                    c.call(&["AUTH", pw]);
-                }
-                let info = c.call(&["INFO", "server"]);
-                if String::from_utf8_lossy(&info).contains(&own) {
+                c.set_read_timeout(Duration::from_secs(1));
+                let authed = password
+                    .as_ref()
+                    .is_none_or(|pw| c.try_call(&["AUTH", pw]).is_some());
+                let ours = authed
+                    && c.try_call(&["INFO", "server"])
+                        .is_some_and(|info| String::from_utf8_lossy(&info).contains(&own));
+                if ours {
                     return Ok(server);
                 }
             }
