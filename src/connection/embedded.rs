@@ -26,6 +26,7 @@ use super::{
 };
 use crate::command::Command;
 use crate::failover::Failover;
+use crate::policy::transaction::ExecPlan;
 use crate::policy::{PolicySession, Verdict};
 use crate::protocol::{Reply, RequestParser};
 use crate::store::{Outcome, Session, Store};
@@ -54,7 +55,7 @@ pub(super) async fn serve(
     // position they go before.
     let mut batch: Vec<Command> = Vec::new();
     // Per command: the chain's verdict and, if a policy rewrote it, the client's original.
-    let mut verdicts: Vec<(Verdict, Option<Command>)> = Vec::new();
+    let mut verdicts: Vec<Admitted> = Vec::new();
     let mut answers: VecDeque<(usize, Reply)> = VecDeque::new();
     let mut parsed: Vec<Request> = Vec::new();
     for tracked in carry.cmds {
@@ -209,7 +210,12 @@ pub(super) async fn serve(
                 finish_reply(
                     &chain,
                     &policy,
-                    (&batch[k], verdicts[k].0, verdicts[k].1.as_ref()),
+                    (
+                        &batch[k],
+                        verdicts[k].0,
+                        verdicts[k].1.as_ref(),
+                        verdicts[k].2.as_deref(),
+                    ),
                     reply,
                     elapsed,
                     session.client.protocol,
@@ -302,18 +308,22 @@ async fn hand_back(
     })
 }
 
+/// Per command in the batch: the chain's verdict, the client's original if a policy rewrote
+/// it, and an EXEC's plan for its reply.
+type Admitted = (Verdict, Option<Command>, Option<Box<ExecPlan>>);
+
 /// Adds a command to the batch, or its answer to the answers at its position.
 fn line_up(
     tracked: Tracked,
     batch: &mut Vec<Command>,
-    verdicts: &mut Vec<(Verdict, Option<Command>)>,
+    verdicts: &mut Vec<Admitted>,
     answers: &mut VecDeque<(usize, Reply)>,
 ) {
     match tracked.answer {
         Some(answer) => answers.push_back((batch.len(), answer)),
         None => {
             batch.push(tracked.cmd);
-            verdicts.push((tracked.verdict, tracked.original));
+            verdicts.push((tracked.verdict, tracked.original, tracked.exec));
         }
     }
 }
@@ -321,20 +331,21 @@ fn line_up(
 /// The commands from `from` on, with the answers among them, in order (to hand over).
 fn remaining(
     batch: &mut Vec<Command>,
-    verdicts: &mut Vec<(Verdict, Option<Command>)>,
+    verdicts: &mut Vec<Admitted>,
     answers: &mut VecDeque<(usize, Reply)>,
     from: usize,
 ) -> VecDeque<Tracked> {
     let mut out = VecDeque::new();
     let cmds = batch.split_off(from.min(batch.len()));
     let kept = verdicts.split_off(from.min(verdicts.len()));
-    for (offset, (cmd, (verdict, original))) in cmds.into_iter().zip(kept).enumerate() {
+    for (offset, (cmd, (verdict, original, exec))) in cmds.into_iter().zip(kept).enumerate() {
         while answers.front().is_some_and(|(at, _)| *at <= from + offset) {
             let (_, answer) = answers.pop_front().expect("checked");
             out.push_back(Tracked::answered(answer));
         }
         out.push_back(Tracked {
             original,
+            exec,
             ..Tracked::new(cmd, verdict)
         });
     }

@@ -158,10 +158,12 @@ fn parse_batch(
 
 /// Admits a parsed request through the chain (a refusal is already answered).
 fn admit(chain: &Chain, policy: &mut PolicySession, request: Request) -> Tracked {
-    match request {
+    let mut tracked = match request {
         Ok(cmd) => Tracked::admit(chain, policy, cmd),
         Err(refusal) => Tracked::answered(refusal),
-    }
+    };
+    tracked.step_transaction(policy);
+    tracked
 }
 
 /// What interrupts a driver's wait for its client.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::command::Command;
+use crate::policy::transaction::{ExecPlan, Step};
 use crate::policy::{Chain, Completed, PolicySession, Served, Verdict};
 use crate::protocol::{parse_reply, Protocol, Reply};
 
@@ -21,6 +22,8 @@ pub struct Tracked {
     pub answer: Option<Reply>,
     /// The command as the client sent it, when a policy rewrote `cmd` (observers see this).
     pub original: Option<Command>,
+    /// For an EXEC: what the chain does with its reply ([`crate::policy::transaction`]).
+    pub exec: Option<Box<ExecPlan>>,
 }
 
 impl Tracked {
@@ -31,6 +34,7 @@ impl Tracked {
             started: None,
             answer: None,
             original: None,
+            exec: None,
         }
     }
 
@@ -40,6 +44,27 @@ impl Tracked {
             answer: Some(reply),
             // `cmd` is never run nor shown for an answered request; a command needs a name.
             ..Tracked::new(Command::from_strs(&["PING"]), Verdict::default())
+        }
+    }
+
+    /// Lets the connection's transaction see this request (see [`crate::policy::transaction`]):
+    /// a refusal while queuing aborts it, and an EXEC takes the plan for its reply.
+    pub fn step_transaction(&mut self, session: &mut PolicySession) {
+        if self.answer.as_ref().is_some_and(|a| !a.is_error()) {
+            return;
+        }
+        let original = self.cmd.is("exec").then(|| self.cmd.clone());
+        let plan = session.transaction.step(Step {
+            cmd: &mut self.cmd,
+            rewrite_reply: self.verdict.rewrite_reply,
+            refusal: self.answer.as_ref(),
+        });
+        if let Some(plan) = plan {
+            // A refused EXEC is sent as DISCARD all the same. Observers see the EXEC the client
+            // sent.
+            self.answer = None;
+            self.original = self.original.take().or(original);
+            self.exec = Some(Box::new(plan));
         }
     }
 
@@ -73,20 +98,17 @@ pub fn finish_frame(
     served: Served,
     out: &mut BytesMut,
 ) {
-    match tracked
-        .verdict
-        .rewrite_reply
-        .then(|| parse_reply(frame))
-        .flatten()
-    {
+    let rewrite = tracked.verdict.rewrite_reply || tracked.exec.is_some();
+    let mut error = frame.first() == Some(&b'-');
+    match rewrite.then(|| parse_reply(frame)).flatten() {
         Some(mut reply) => {
-            chain.reply(session, &tracked.cmd, &mut reply);
+            rewrite_reply(chain, session, tracked.cmd_and_plan(), &mut reply);
+            error = reply.is_error();
             reply.encode(protocol, out);
         }
         None => out.extend_from_slice(frame),
     }
     if chain.observes() {
-        let error = frame.first() == Some(&b'-');
         chain.completed(&Completed {
             cmd: tracked.original.as_ref().unwrap_or(&tracked.cmd),
             elapsed: tracked.started.map(|s| s.elapsed()).unwrap_or_default(),
@@ -95,6 +117,25 @@ pub fn finish_frame(
             empty: crate::metrics::empty_frame(frame),
             session,
         });
+    }
+}
+
+/// A reply through the chain: an EXEC's by its plan, any other by the command's policies.
+fn rewrite_reply(
+    chain: &Chain,
+    session: &PolicySession,
+    (cmd, plan): (&Command, Option<&ExecPlan>),
+    reply: &mut Reply,
+) {
+    match plan {
+        Some(plan) => plan.apply(chain, session, reply),
+        None => chain.reply(session, cmd, reply),
+    }
+}
+
+impl Tracked {
+    fn cmd_and_plan(&self) -> (&Command, Option<&ExecPlan>) {
+        (&self.cmd, self.exec.as_deref())
     }
 }
 
@@ -124,15 +165,15 @@ pub fn push_frame(
 pub fn finish_reply(
     chain: &Chain,
     session: &PolicySession,
-    tracked: (&Command, Verdict, Option<&Command>),
+    tracked: (&Command, Verdict, Option<&Command>, Option<&ExecPlan>),
     mut reply: Reply,
     elapsed: std::time::Duration,
     protocol: Protocol,
     out: &mut BytesMut,
 ) {
-    let (cmd, verdict, original) = tracked;
-    if verdict.rewrite_reply {
-        chain.reply(session, cmd, &mut reply);
+    let (cmd, verdict, original, plan) = tracked;
+    if verdict.rewrite_reply || plan.is_some() {
+        rewrite_reply(chain, session, (cmd, plan), &mut reply);
     }
     reply.encode(protocol, out);
     if chain.observes() {

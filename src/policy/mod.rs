@@ -31,6 +31,7 @@ mod tenant_keys;
 mod tenant_lua;
 mod tenant_reload;
 mod tenant_reply;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +76,8 @@ pub struct PolicySession {
     /// Which tenant layer last confirmed the credentials this session authenticated with (a
     /// reload that changes or removes them signs the session out; see [`tenant`]).
     pub auth_generation: u64,
+    /// The client's MULTI ... EXEC as the chain sees it.
+    pub transaction: transaction::Transaction,
 }
 
 /// A command that was answered by a backend.
