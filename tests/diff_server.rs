@@ -128,6 +128,48 @@ fn info_counts_clients_and_commands() {
     assert_eq!(list.lines().count(), 1, "{list}");
 }
 
+/// INFO stats's keyspace_hits and keyspace_misses (what the platform's monitor turns into its
+/// cache hit ratio) count read lookups as redis-server does: per key, hits and misses of read
+/// commands, nothing for writes.
+#[test]
+fn keyspace_hits_and_misses_agree() {
+    let mut d = Differential::new();
+    d.check_all(
+        "SET s v
+        SET cache:flow:1 x
+        HSET h f v
+        RPUSH l a b
+        GET s
+        GET missing
+        MGET s cache:flow:1 nope
+        EXISTS s nope
+        TYPE h
+        TTL nope
+        HGET h nofield
+        HGET nohash f
+        LRANGE l 0 -1
+        STRLEN s
+        INCR counter
+        DEL s
+        GET s",
+    );
+    d.check(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "cache:flow:1"]);
+    let field = |info: &Bytes, name: &str| -> String {
+        text(info)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let (real, ours) = (
+        d.real.call(&["INFO", "stats"]),
+        d.ours.call(&["INFO", "stats"]),
+    );
+    for name in ["keyspace_hits", "keyspace_misses"] {
+        assert_eq!(field(&ours, name), field(&real, name), "{name}");
+    }
+    assert_ne!(field(&real, "keyspace_hits"), "0");
+}
+
 /// CLIENT INFO / LIST lines carry Redis's fields in Redis's order (plus 7.2's lib-name and
 /// lib-ver, which 7.0 lacks).
 #[test]

@@ -33,7 +33,7 @@ fn hits_and_misses(client: &mut RawClient) -> (Option<String>, Option<String>) {
 /// hit ratio). The embedded store reports both as 0 whatever was read: `src/store/info.rs`
 /// writes a constant 0.
 #[test]
-#[ignore = "bug: embedded INFO stats reports keyspace_hits:0 and keyspace_misses:0 after a GET hit and a GET miss (redis-server: 1 and 1)"]
+
 fn embedded_info_counts_keyspace_hits_and_misses() {
     let redis = RedisServer::start();
     let sidecar = Sidecar::embedded();

@@ -136,6 +136,10 @@ pub fn config(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         }
         ctx.state.pubsub.clients.reset_stats();
         ctx.state.pubsub.dropped = 0;
+        for db in &mut ctx.state.dbs {
+            db.reads.hits = 0;
+            db.reads.misses = 0;
+        }
         Ok(Reply::ok())
     } else if is(sub, "rewrite") {
         if argv.len() != 2 {

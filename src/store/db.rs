@@ -26,6 +26,16 @@ impl Entry {
     }
 }
 
+/// Keyspace hits and misses for INFO stats: a lookup counts while `counting` is set, which
+/// [`super::exec::run`] does for the commands that do not write (Redis counts its read
+/// lookups: GET, MGET's keys, EXISTS, TYPE, TTL...).
+#[derive(Default, Debug)]
+pub struct ReadStats {
+    pub counting: bool,
+    pub hits: u64,
+    pub misses: u64,
+}
+
 /// A keyspace. Invariants: every key with `expires_at` has exactly one `(time, key)` pair in
 /// `expiries`; a key whose time has passed is never returned by a lookup (it is removed first);
 /// `used` is the sum of the entries' `size` (each measured when stored or re-measured).
@@ -35,6 +45,7 @@ pub struct Db {
     map: IndexMap<Bytes, Entry, ahash::RandomState>,
     expiries: BTreeSet<(u64, Bytes)>,
     used: u64,
+    pub reads: ReadStats,
 }
 
 impl Db {
@@ -93,7 +104,14 @@ impl Db {
     /// A lookup counts as an access for LRU eviction.
     pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_due(key, now);
-        let entry = self.map.get_mut(key)?;
+        let entry = self.map.get_mut(key);
+        if self.reads.counting {
+            match entry {
+                Some(_) => self.reads.hits += 1,
+                None => self.reads.misses += 1,
+            }
+        }
+        let entry = entry?;
         entry.lru = now;
         Some(entry)
     }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
+use super::db::ReadStats;
 use super::server::REDIS_VERSION;
 use super::{Ctx, State};
 use crate::protocol::Reply;
@@ -185,8 +186,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             f("rejected_connections", &0);
             f("expired_keys", &0);
             f("evicted_keys", &state.evictor.evicted);
-            f("keyspace_hits", &0);
-            f("keyspace_misses", &0);
+            let reads = |count: fn(&ReadStats) -> u64| {
+                state.dbs.iter().map(|d| count(&d.reads)).sum::<u64>()
+            };
+            f("keyspace_hits", &reads(|r| r.hits));
+            f("keyspace_misses", &reads(|r| r.misses));
             f("pubsub_channels", &state.pubsub.numchannels());
             f("pubsub_patterns", &state.pubsub.numpat());
             f("pubsubshard_channels", &state.pubsub.numshard());
