@@ -417,7 +417,8 @@ pub fn run(
     // Keyspace hits and misses count the lookups of commands that only read (saved and
     // restored: a script's commands run through here inside the EVAL's run).
     let db = ctx.client.db;
-    let counting = !spec.has(table::WRITE);
+    // MEMORY USAGE finds its key without counting, as Redis's does.
+    let counting = !spec.has(table::WRITE) && spec.name != "memory";
     let was_counting = std::mem::replace(&mut ctx.state.dbs[db].reads.counting, counting);
     let reply = (spec.handler)(&mut ctx, argv).unwrap_or_else(|e| e);
     ctx.state.dbs[db].reads.counting = was_counting;
