@@ -390,3 +390,46 @@ fn memory_object_and_persistence_agree() {
         "+Background append only file rewriting started⏎"
     );
 }
+
+/// MONITOR lines agree with redis-server's once the time and the client's address are masked:
+/// the same commands, quoting, order (a transaction's and a script's commands before the EXEC
+/// or EVAL that ran them) and hidden administrative commands.
+#[test]
+fn monitor_lines_agree() {
+    let d = Differential::new();
+    let lines = |addr: std::net::SocketAddr| -> Vec<String> {
+        let mut monitor = support::RawClient::connect(addr);
+        assert_eq!(monitor.call(&["MONITOR"]), "+OK\r\n");
+        let mut c = support::RawClient::connect(addr);
+        let commands: &[&[&str]] = &[
+            &["SET", "k", "a \"b\"\n\u{7f}"],
+            &["GET", "k"],
+            &["CONFIG", "GET", "maxmemory"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["EVAL", "return redis.call('SET', KEYS[1], '1')", "1", "x"],
+            &["HELLO", "2", "AUTH", "default", "secret"],
+            &["PING"],
+        ];
+        for cmd in commands {
+            c.call(cmd);
+        }
+        let mut seen = Vec::new();
+        loop {
+            let line = String::from_utf8_lossy(&monitor.read_reply()).into_owned();
+            // `+<secs>.<micros> [<db> <addr>] ...`: keep the db and what follows the address.
+            let (_, rest) = line
+                .split_once(" [")
+                .unwrap_or_else(|| panic!("a monitor line: {line:?} after {seen:?}"));
+            let (db_addr, args) = rest.split_once("] ").expect("a monitor line");
+            let (db, addr) = db_addr.split_once(' ').unwrap();
+            let source = if addr == "lua" { "lua" } else { "client" };
+            seen.push(format!("{db} {source} {}", args.trim_end()));
+            if args.starts_with("\"PING\"") {
+                return seen;
+            }
+        }
+    };
+    assert_eq!(lines(d.sidecar.addr), lines(d.redis.addr()));
+}

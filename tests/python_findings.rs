@@ -1,8 +1,6 @@
 //! Reproductions of what the Python end-to-end runs (tests/python_e2e.rs) found wrong in the
-//! sidecar, each the smallest exchange that shows it, ignored until fixed.
-//!
-//! Run them with `cargo test --test python_findings -- --ignored`: each fails today and must
-//! pass once its bug is fixed (then drop its `#[ignore]`). The expected replies are redis-server's.
+//! sidecar, each the smallest exchange that shows it. Every one is fixed; they stay as
+//! regression tests. The expected replies are redis-server's.
 
 mod support;
 
@@ -68,7 +66,7 @@ fn embedded_slowlog_is_answered() {
 /// The guide's "watch all commands" is `MONITOR` (redis-py's `Redis.monitor()`); it works through
 /// an upstream (pinned) but not from the embedded store.
 #[test]
-#[ignore = "bug: without an upstream, MONITOR answers -ERR unknown command 'MONITOR' (redis-server: +OK, then one line per command)"]
+
 fn embedded_monitor_streams_commands() {
     let sidecar = Sidecar::embedded();
     let mut monitor = sidecar.client();

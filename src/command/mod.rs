@@ -2,6 +2,7 @@
 //! they came from so an untouched command is forwarded byte for byte.
 
 pub mod keys;
+pub mod secrets;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

@@ -46,6 +46,10 @@ pub(super) async fn serve(
     client.pushes = Some(push_tx);
     client.protocol = carry.protocol;
     client.name = carry.name;
+    if let (Ok(peer), Ok(local)) = (socket.peer_addr(), socket.local_addr()) {
+        client.addr = peer.to_string().into();
+        client.laddr = local.to_string().into();
+    }
     let mut session = Session::new(client);
     let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
@@ -98,10 +102,10 @@ pub(super) async fn serve(
                         push.encode(session.client.protocol, &mut wbuf);
                         next = pushes.try_recv().ok();
                     }
-                    if session.client.subscriptions > 0
+                    if session.client.receives_pushes()
                         && output.exceeded(&shared.pubsub_output_limit, wbuf.len())
                     {
-                        tracing::warn!(client = session.client.id, pending = wbuf.len(), "closing a subscriber that does not read: output buffer limit reached");
+                        tracing::warn!(client = session.client.id, pending = wbuf.len(), "closing a subscriber or monitor that does not read: output buffer limit reached");
                         crate::metrics::limit_enforced("output_buffer");
                         break Exit::Closed;
                     }
@@ -129,7 +133,7 @@ pub(super) async fn serve(
                         release(&mut wbuf);
                         continue;
                     }
-                    Idle::Timeout if session.client.subscriptions > 0 => {
+                    Idle::Timeout if session.client.receives_pushes() => {
                         idle.active();
                         continue;
                     }
@@ -296,7 +300,7 @@ async fn hand_back(
     crate::metrics::sent(wbuf.len());
     wbuf.clear();
     let client = &session.client;
-    if session.in_multi() || client.db != 0 || client.subscriptions > 0 {
+    if session.in_multi() || client.db != 0 || client.receives_pushes() {
         return Exit::Closed;
     }
     Exit::Switch(Carry {

@@ -233,32 +233,15 @@ fn secret(
 /// the AUTH part of HELLO, MIGRATE's AUTH/AUTH2, and CONFIG SET/ACL SETUSER values. Anything
 /// that logs commands (the slow log) must log them through this.
 pub fn redact(cmd: &Command) -> Vec<String> {
-    let shown = |a: &Bytes| String::from_utf8_lossy(a).into_owned();
-    let hidden = || "<redacted>".to_string();
-    let mut out: Vec<String> = Vec::with_capacity(cmd.args.len());
-    let mut secret_left = 0;
-    for (i, arg) in cmd.args.iter().enumerate() {
-        if secret_left > 0 {
-            secret_left -= 1;
-            out.push(hidden());
-            continue;
-        }
-        let everything_after = i > 0
-            && (cmd.is("auth")
-                || (cmd.is("config") && cmd.arg_is(1, "set") && i > 2)
-                || (cmd.is("acl") && cmd.arg_is(1, "setuser") && i > 2));
-        if everything_after {
-            out.push(hidden());
-            continue;
-        }
-        out.push(shown(arg));
-        if (cmd.is("hello") || cmd.is("migrate")) && arg.eq_ignore_ascii_case(b"auth") {
-            secret_left = if cmd.is("hello") { 2 } else { 1 };
-        } else if cmd.is("migrate") && arg.eq_ignore_ascii_case(b"auth2") {
-            secret_left = 2;
-        }
-    }
-    out
+    let secret = crate::command::secrets::secret_args(&cmd.args);
+    cmd.args
+        .iter()
+        .zip(secret)
+        .map(|(arg, secret)| match secret {
+            true => "<redacted>".to_string(),
+            false => String::from_utf8_lossy(arg).into_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The CLIENT command.
 //!
 //! Other clients are shown as of their last command (see [`super::registry`]); the calling
-//! client as it is now. The store does not know socket addresses, so `addr` and `laddr` read
-//! `embedded`, and MULTI state (kept by the session) shows as `multi=-1`.
+//! client as it is now. `addr` and `laddr` are the connection's (`embedded` for a client that
+//! is not a TCP connection), and MULTI state (kept by the session) shows as `multi=-1`.
 
 use std::fmt::Write as _;
 
@@ -39,10 +39,12 @@ fn line(ctx: &Ctx, id: u64, meta: &Meta, now: u64, out: &mut String) {
     };
     let _ = writeln!(
         out,
-        "id={id} addr=embedded laddr=embedded fd=0 name={} age={} idle={} flags={flags} db={} \
+        "id={id} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} \
          sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 \
          rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 \
          resp={} lib-name={} lib-ver={}",
+        meta.addr.as_ref().map_or("embedded", |(addr, _)| addr),
+        meta.addr.as_ref().map_or("embedded", |(_, laddr)| laddr),
         text(&meta.name),
         now.saturating_sub(meta.created_ms) / 1000,
         now.saturating_sub(meta.last_ms) / 1000,
@@ -58,6 +60,7 @@ fn caller_meta(ctx: &Ctx, cmd_sub: &[u8]) -> Meta {
     let client = &*ctx.client;
     let stored = ctx.state.pubsub.clients.clients.get(&client.id);
     Meta {
+        addr: Some((client.addr.clone(), client.laddr.clone())),
         name: client.name.clone(),
         db: client.db,
         resp: resp(client.protocol),

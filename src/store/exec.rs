@@ -204,6 +204,9 @@ impl Session {
             // EXEC runs writes.
             self.memory_ok = false;
             if let Some(reply) = self.transaction_command(state, cmd) {
+                if !state.monitors.is_empty() {
+                    state.monitors.feed(&self.client, "", &cmd.args, false);
+                }
                 return Outcome::Reply(reply);
             }
             self.fail_multi();
@@ -251,7 +254,20 @@ impl Session {
                 return Outcome::Reply(Reply::status("QUEUED"));
             }
         }
+        // Monitors see a command once it ran, but a script before the commands it runs (the
+        // order Redis shows them in).
+        let script = spec.name.starts_with("eval");
+        if script && !state.monitors.is_empty() {
+            state
+                .monitors
+                .feed(&self.client, spec.name, &cmd.args, false);
+        }
         let (reply, block) = run(state, &mut self.client, spec, &cmd.args);
+        if !script && !state.monitors.is_empty() {
+            state
+                .monitors
+                .feed(&self.client, spec.name, &cmd.args, false);
+        }
         match block {
             Some(block) if !self.client.no_block => {
                 let (tx, rx) = oneshot::channel();
@@ -371,7 +387,15 @@ impl Session {
             .queued
             .iter()
             .map(|cmd| match table::lookup(cmd.name()) {
-                Some(spec) => run(state, &mut self.client, spec, &cmd.args).0,
+                Some(spec) => {
+                    let reply = run(state, &mut self.client, spec, &cmd.args).0;
+                    if !state.monitors.is_empty() {
+                        state
+                            .monitors
+                            .feed(&self.client, spec.name, &cmd.args, false);
+                    }
+                    reply
+                }
                 None => unknown_command(&cmd.args),
             })
             .collect();
@@ -395,6 +419,7 @@ impl Session {
         store.with_state(|state| {
             self.unwatch(state);
             state.pubsub.remove_client(self.client.id);
+            state.monitors.remove(self.client.id);
         });
     }
 }

@@ -30,6 +30,7 @@ mod keys_expire;
 mod lists;
 mod lists_blocking;
 mod lists_pos;
+pub mod monitor;
 pub mod pubsub;
 mod pubsub_cmds;
 mod registry;
@@ -126,6 +127,8 @@ pub struct State {
     pub touched: evict::Touched,
     /// A file is being loaded: no eviction, no OOM refusals.
     pub loading: bool,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
     next_client_id: u64,
 }
 
@@ -148,6 +151,19 @@ pub struct Client {
     /// Where pub/sub messages for this client go; the connection drains it. Bounded: a
     /// subscriber that stops reading is disconnected rather than buffered without limit.
     pub pushes: Option<tokio::sync::mpsc::Sender<crate::protocol::Reply>>,
+    /// The client's address and the address it connected to (`embedded` when not over TCP).
+    pub addr: std::sync::Arc<str>,
+    pub laddr: std::sync::Arc<str>,
+    /// In MONITOR mode: it sees every command (through `pushes`).
+    pub monitoring: bool,
+}
+
+impl Client {
+    /// Subscribed or monitoring: data arrives unasked, so the client may sit idle and must
+    /// read what it is sent.
+    pub fn receives_pushes(&self) -> bool {
+        self.subscriptions > 0 || self.monitoring
+    }
 }
 
 /// A handler's view of the store for one command.
@@ -208,6 +224,7 @@ impl Store {
             evictor: Default::default(),
             touched: Default::default(),
             loading: false,
+            monitors: monitor::Monitors::default(),
             next_client_id: 1,
         };
         Store {
@@ -233,6 +250,9 @@ impl Store {
             no_block: false,
             subscriptions: 0,
             pushes: None,
+            addr: std::sync::Arc::from("embedded"),
+            laddr: std::sync::Arc::from("embedded"),
+            monitoring: false,
         }
     }
 

@@ -21,6 +21,8 @@ const CONTAINERS: &[&str] = &[
 /// What the registry remembers of a client, as of its last command.
 #[derive(Clone, Debug, Default)]
 pub struct Meta {
+    /// The client's address and the address it connected to.
+    pub addr: Option<(std::sync::Arc<str>, std::sync::Arc<str>)>,
     pub name: Option<Bytes>,
     pub db: usize,
     pub resp: u8,
@@ -81,6 +83,7 @@ impl Registry {
         let first = meta.cmd.is_empty();
         if first {
             self.connections += 1;
+            meta.addr = Some((client.addr.clone(), client.laddr.clone()));
         }
         // Name, database, protocol and library change only through these commands: the
         // common command updates two fields and compares nothing.

@@ -118,6 +118,11 @@ impl Caller<'_> {
             Protocol::Resp2
         };
         let (reply, _block) = exec::run(self.state, &mut self.client, spec, argv);
+        if !self.state.monitors.is_empty() {
+            self.state
+                .monitors
+                .feed(&self.client, spec.name, argv, true);
+        }
         Ok(reply)
     }
 }

@@ -32,6 +32,7 @@ pub(super) const COMMANDS: &[Spec] = &[
     Spec::new("bgrewriteaof", 1, NO_SCRIPT, admin::bgrewriteaof),
     Spec::new("lastsave", 1, 0, admin::lastsave),
     Spec::new("wait", 3, NO_SCRIPT, admin::wait),
+    Spec::new("monitor", 1, NO_SCRIPT, monitor),
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
@@ -119,7 +120,23 @@ fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 /// RESET: the store's part of returning the client to a fresh connection's state: no
 /// subscriptions (dropped silently), database 0, RESP2, no name, CLIENT NO-EVICT/NO-TOUCH off.
 /// Leaving MULTI and dropping WATCHes is the session's part (exec.rs).
+/// MONITOR: from now on every command the store runs reaches this client as a status line
+/// ([`super::monitor`]); RESET or leaving ends it.
+fn monitor(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    if ctx.client.no_block {
+        return Err(err("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+    }
+    let Some(pushes) = ctx.client.pushes.clone() else {
+        return Err(err("ERR MONITOR needs a client connection"));
+    };
+    ctx.state.monitors.add(ctx.client.id, pushes);
+    ctx.client.monitoring = true;
+    Ok(Reply::ok())
+}
+
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    ctx.state.monitors.remove(ctx.client.id);
+    ctx.client.monitoring = false;
     ctx.state.pubsub.unsubscribe_all(ctx.client.id);
     ctx.client.subscriptions = 0;
     ctx.client.db = 0;
