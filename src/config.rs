@@ -116,6 +116,7 @@ struct StoreSection {
     appendonly: Option<bool>,
     appendfsync: Option<String>,
     auto_aof_rewrite_min_size: Option<String>,
+    script_time_limit_ms: Option<u64>,
 }
 
 /// The validated configuration.
@@ -153,6 +154,8 @@ pub struct Config {
     pub appendfsync: crate::failover::journal::Fsync,
     /// The append-only file is compacted once past this size and twice its last compacted size.
     pub auto_aof_rewrite_min_size: u64,
+    /// A Lua script in the embedded store is stopped after running this long (None: never).
+    pub script_time_limit: Option<Duration>,
     /// The command-cost budget (None: no budget).
     pub budget: Option<crate::policy::budget_config::BudgetConfig>,
     pub slowlog: crate::policy::slowlog::SlowlogConfig,
@@ -379,6 +382,7 @@ impl Config {
             appendonly: store.appendonly,
             appendfsync: store.appendfsync,
             auto_aof_rewrite_min_size: store.rewrite_min_size,
+            script_time_limit: store.script_time_limit,
             budget,
             slowlog,
             compression,
@@ -394,6 +398,7 @@ struct StoreSettings {
     appendonly: bool,
     appendfsync: crate::failover::journal::Fsync,
     rewrite_min_size: u64,
+    script_time_limit: Option<Duration>,
 }
 
 fn store_settings(
@@ -443,6 +448,10 @@ fn store_settings(
         appendonly: section.appendonly.unwrap_or(true),
         appendfsync,
         rewrite_min_size,
+        script_time_limit: match section.script_time_limit_ms.unwrap_or(5000) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        },
     }
 }
 

@@ -53,6 +53,7 @@ impl Server {
                     let store = Store::new(StoreConfig {
                         maxmemory: config.maxmemory,
                         policy: config.maxmemory_policy,
+                        script_time_limit: config.script_time_limit,
                     });
                     let journal = Journal::open(&config.journal_dir)?;
                     Some(Arc::new(Failover::open(store, journal)))
@@ -73,6 +74,7 @@ impl Server {
                 let store = Store::new(StoreConfig {
                     maxmemory: config.maxmemory,
                     policy: config.maxmemory_policy,
+                    script_time_limit: config.script_time_limit,
                 });
                 if config.appendonly {
                     aof = Some(crate::store::aof::open(

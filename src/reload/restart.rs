@@ -8,7 +8,7 @@ use crate::config::Config;
 /// (`auth`/`tenants`, `budget`, `slowlog`, `compression`; `file` is where they came from).
 pub fn changed(running: &Config, loaded: &Config) -> Vec<&'static str> {
     let (a, b) = (running, loaded);
-    let checks: [(&'static str, bool); 19] = [
+    let checks: [(&'static str, bool); 20] = [
         ("server.listen", a.listen != b.listen),
         ("server.http", a.http != b.http),
         ("upstream.url", a.upstream != b.upstream),
@@ -58,6 +58,10 @@ pub fn changed(running: &Config, loaded: &Config) -> Vec<&'static str> {
         (
             "store.auto_aof_rewrite_min_size",
             a.auto_aof_rewrite_min_size != b.auto_aof_rewrite_min_size,
+        ),
+        (
+            "store.script_time_limit_ms",
+            a.script_time_limit != b.script_time_limit,
         ),
     ];
     checks

@@ -29,7 +29,7 @@ fn start(toml: &str) -> Setup {
     let config = Config::load_with_env(&cli, |_| None).unwrap();
     let store = Store::new(StoreConfig {
         maxmemory: 0,
-        policy: Default::default(),
+        ..StoreConfig::default()
     });
     let reloader = Reloader::new(Some(cli), config, Backend::Embedded(store));
     Setup { file, reloader }

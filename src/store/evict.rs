@@ -308,6 +308,7 @@ mod tests {
         let store = Store::new(StoreConfig {
             maxmemory: BASE_MEMORY + 1000,
             policy: Policy::NoEviction,
+            ..StoreConfig::default()
         });
         store.with_state(|state| {
             let value = Value::Str(Bytes::from(vec![b'x'; 2000]));

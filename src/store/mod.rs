@@ -86,6 +86,10 @@ pub struct StoreConfig {
     pub maxmemory: u64,
     /// What to do past `maxmemory`.
     pub policy: evict::Policy,
+    /// A script running longer is stopped with an error (None: never). Redis answers BUSY to
+    /// others meanwhile and offers SCRIPT KILL; here a script holds the store (and, with one
+    /// thread, every client), so it is stopped instead of hanging the sidecar.
+    pub script_time_limit: Option<std::time::Duration>,
 }
 
 impl Default for StoreConfig {
@@ -93,6 +97,7 @@ impl Default for StoreConfig {
         StoreConfig {
             maxmemory: 256 * 1024 * 1024,
             policy: evict::Policy::default(),
+            script_time_limit: Some(std::time::Duration::from_secs(5)),
         }
     }
 }

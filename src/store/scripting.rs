@@ -2,8 +2,9 @@
 //! interpreter, with Redis 7.0's semantics: scripts cached by SHA1 of their body, `#!lua` shebang
 //! flags, atomic runs (`redis.call` dispatches on the same locked state).
 //!
-//! Known limit: a script that never ends holds the store's lock forever (Redis has SCRIPT KILL
-//! from another client; here nothing else can run meanwhile). There is no timeout yet.
+//! A script holds the store's lock while it runs, so nothing else can run meanwhile (Redis
+//! answers BUSY and offers SCRIPT KILL); one that runs past `store.script_time_limit_ms` is
+//! stopped with an error instead (see `scripting_lua::deadline_hook`).
 
 use bytes::Bytes;
 

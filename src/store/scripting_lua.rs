@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,6 +25,9 @@ use crate::protocol::{Protocol, Reply};
 const INTERNAL: &str = "=redis_internal";
 /// Upper bound on the interpreter's memory, so a script cannot exhaust the process.
 const LUA_MEMORY_LIMIT: usize = 512 << 20;
+/// How many VM instructions run between checks of the script's deadline (a check is one clock
+/// read: about a millionth of the time between checks).
+const DEADLINE_CHECK_EVERY: u32 = 10_000;
 
 /// A Redis error raised inside Lua; the bytes are the whole error text (`ERR ...`).
 #[derive(Debug)]
@@ -52,6 +55,31 @@ fn error_bytes(e: &mlua::Error) -> Vec<u8> {
     }
 }
 
+/// The interpreter's hook: every [`DEADLINE_CHECK_EVERY`] instructions it checks the running
+/// script's deadline. Past it, the hook fails the script and from then on fails every
+/// instruction, so no `pcall` inside the script can catch the failure and go on (Redis does the
+/// same when it kills a script); [`Engine::run`] restores the hook after the run. It is the
+/// global hook, so coroutines the script creates carry it too.
+fn deadline_hook(
+    due: Arc<AtomicU64>,
+    origin: std::time::Instant,
+) -> impl Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState> + Send + 'static {
+    move |lua, _| {
+        let at = due.load(Ordering::Relaxed);
+        if at != 0 && origin.elapsed().as_nanos() as u64 > at {
+            lua.set_global_hook(
+                mlua::HookTriggers::new().every_nth_instruction(1),
+                deadline_hook(due.clone(), origin),
+            )?;
+            return Err(mlua::Error::external(ScriptErr(TIMED_OUT.to_vec())));
+        }
+        Ok(mlua::VmState::Continue)
+    }
+}
+
+/// What a script stopped at its time limit answers.
+const TIMED_OUT: &[u8] = b"ERR script stopped: it ran past store.script_time_limit_ms (what it wrote before stays written)";
+
 /// A compiled script and the flags from its shebang line.
 pub(super) struct Script {
     pub func: Function,
@@ -72,6 +100,9 @@ pub(super) struct Engine {
     xpcall: Function,
     handler: Function,
     resp3: Arc<AtomicBool>,
+    /// The running script's deadline, in nanoseconds after `clock_origin` (0: none).
+    deadline: Arc<AtomicU64>,
+    clock_origin: std::time::Instant,
     pub scripts: HashMap<String, Script>,
 }
 
@@ -83,6 +114,11 @@ impl Engine {
             LuaOptions::new(),
         )?;
         lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        let (deadline, clock_origin) = (Arc::new(AtomicU64::new(0)), std::time::Instant::now());
+        lua.set_global_hook(
+            mlua::HookTriggers::new().every_nth_instruction(DEADLINE_CHECK_EVERY),
+            deadline_hook(deadline.clone(), clock_origin),
+        )?;
         let real = lua.globals();
         for name in [
             "print", "dofile", "loadfile", "getfenv", "setfenv", "newproxy", "require", "module",
@@ -132,6 +168,8 @@ impl Engine {
             xpcall,
             handler,
             resp3,
+            deadline,
+            clock_origin,
             scripts: HashMap::new(),
         })
     }
@@ -186,6 +224,10 @@ impl Engine {
         };
         let func = script.func.clone();
         let proto = ctx.client.protocol;
+        let deadline = ctx.state.config.script_time_limit.map_or(0, |limit| {
+            (self.clock_origin.elapsed() + limit).as_nanos() as u64
+        });
+        self.deadline.store(deadline, Ordering::Relaxed);
         self.resp3.store(false, Ordering::Relaxed);
         let mut client = ctx.client.clone();
         client.no_block = true;
@@ -225,6 +267,15 @@ impl Engine {
                 Reply::Error(one_line(text.as_bytes()))
             }
         };
+        if self.deadline.swap(0, Ordering::Relaxed) != 0
+            && self.clock_origin.elapsed().as_nanos() as u64 > deadline
+        {
+            // The script was stopped: the hook fails every instruction until it is reset.
+            let _ = self.lua.set_global_hook(
+                mlua::HookTriggers::new().every_nth_instruction(DEADLINE_CHECK_EVERY),
+                deadline_hook(self.deadline.clone(), self.clock_origin),
+            );
+        }
         // Drop references to this run's values so the collector can reclaim them.
         let _ = self.real.raw_set("KEYS", Value::Nil);
         let _ = self.real.raw_set("ARGV", Value::Nil);
