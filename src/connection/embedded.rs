@@ -126,6 +126,7 @@ pub(super) async fn serve(
                     Idle::Release => {
                         release(&mut rbuf);
                         release(&mut wbuf);
+                        parser.release();
                         continue;
                     }
                     Idle::Timeout if session.client.subscriptions > 0 => {
@@ -224,7 +225,9 @@ pub(super) async fn serve(
         for (_, answer) in answers.drain(..) {
             answer.encode(session.client.protocol, &mut wbuf);
         }
-        batch.clear();
+        for cmd in batch.drain(..) {
+            parser.recycle(cmd.args);
+        }
         verdicts.clear();
         if let (Some(journal), Some(before)) = (&durable, appended) {
             let now = journal.appended();
