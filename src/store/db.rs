@@ -35,6 +35,8 @@ pub struct Db {
     map: IndexMap<Bytes, Entry, ahash::RandomState>,
     expiries: BTreeSet<(u64, Bytes)>,
     used: u64,
+    /// The index of the entry [`Db::entry`] found last (it may have moved since; only a hint).
+    hint: usize,
 }
 
 impl Db {
@@ -58,7 +60,13 @@ impl Db {
 
     /// Measures `key`'s value again after a change made in place; no-op if the key is gone.
     pub fn remeasure(&mut self, key: &[u8]) {
-        if let Some(entry) = self.map.get_mut(key) {
+        // The key just looked up (the usual case: a command changed the key it found) is
+        // checked by comparing the key, without hashing it again.
+        let index = match self.map.get_index(self.hint) {
+            Some((k, _)) if k[..] == *key => Some(self.hint),
+            _ => self.map.get_index_of(key),
+        };
+        if let Some(entry) = index.map(|i| &mut self.map[i]) {
             let size = entry_size(key, &entry.value);
             self.used = self.used - entry.size + size;
             entry.size = size;
@@ -75,25 +83,17 @@ impl Db {
         self.map.get_index(index)
     }
 
-    /// Removes `key` if its TTL has passed; true if it did.
-    fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
-        match self.map.get(key) {
-            Some(Entry {
-                expires_at: Some(at),
-                ..
-            }) if *at <= now => {
-                self.remove(key);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// The live entry at `key`.
     /// A lookup counts as an access for LRU eviction.
     pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(key, now);
-        let entry = self.map.get_mut(key)?;
+        // One hash lookup: the expiry is checked on the entry found.
+        let index = self.map.get_index_of(key)?;
+        if self.map[index].expires_at.is_some_and(|at| at <= now) {
+            self.remove(key);
+            return None;
+        }
+        self.hint = index;
+        let entry = &mut self.map[index];
         entry.lru = now;
         Some(entry)
     }
