@@ -4,7 +4,6 @@
 //! executor after its first command ([`Registry::record`]) and removed when it disconnects
 //! ([`super::pubsub::PubSub::remove_client`]).
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -12,11 +11,25 @@ use bytes::Bytes;
 use super::{now_ms, Client};
 use crate::protocol::Protocol;
 
-/// Commands whose CLIENT LIST `cmd=` names the subcommand too (`client|list`).
-const CONTAINERS: &[&str] = &[
-    "client", "config", "pubsub", "object", "memory", "command", "script", "function", "xinfo",
-    "xgroup", "acl", "cluster",
-];
+/// Commands whose CLIENT LIST `cmd=` names the subcommand too (`client|list`). A `match`, not a
+/// list: it runs for every command, and compiles to a length switch and fixed-size compares.
+fn container(name: &str) -> bool {
+    matches!(
+        name,
+        "client"
+            | "config"
+            | "pubsub"
+            | "object"
+            | "memory"
+            | "command"
+            | "script"
+            | "function"
+            | "xinfo"
+            | "xgroup"
+            | "acl"
+            | "cluster"
+    )
+}
 
 /// What the registry remembers of a client, as of its last command.
 #[derive(Clone, Debug, Default)]
@@ -34,10 +47,11 @@ pub struct Meta {
     pub no_touch: bool,
 }
 
-/// Live clients by id (ascending, i.e. connection order) and server-wide counters.
-/// Invariant: holds exactly the clients that ran a command and have not disconnected.
+/// Live clients by id and server-wide counters (CLIENT LIST sorts by id, i.e. connection
+/// order). Invariant: holds exactly the clients that ran a command and have not disconnected.
 pub struct Registry {
-    pub(super) clients: BTreeMap<u64, Meta>,
+    /// A hash map, not an ordered one: [`Registry::record`] finds the client for every command.
+    pub(super) clients: ahash::AHashMap<u64, Meta>,
     /// When the store started.
     pub started: Instant,
     /// The same, Unix ms.
@@ -57,7 +71,7 @@ pub struct Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry {
-            clients: BTreeMap::new(),
+            clients: ahash::AHashMap::new(),
             started: Instant::now(),
             started_ms: now_ms(),
             memory_peak: 0,
@@ -93,11 +107,10 @@ impl Registry {
         }
         meta.last_ms = now;
         meta.cmd = name;
-        if meta.sub.is_some() || CONTAINERS.contains(&name) {
+        let container = container(name);
+        if meta.sub.is_some() || container {
             meta.sub = match argv.get(1) {
-                Some(sub) if CONTAINERS.contains(&name) => {
-                    Some(Bytes::from(sub.to_ascii_lowercase()))
-                }
+                Some(sub) if container => Some(Bytes::from(sub.to_ascii_lowercase())),
                 _ => None,
             };
         }
