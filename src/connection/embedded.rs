@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_reply, Tracked};
 use super::{
-    admit, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
+    parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
     Signals, BACKPRESSURE_BYTES,
 };
 use crate::command::Command;
@@ -145,8 +145,10 @@ pub(super) async fn serve(
         shared.chain.refresh(&mut chain);
         let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut parsed);
         for request in parsed.drain(..) {
-            line_up(
-                admit(&chain, &mut policy, request),
+            admit_into(
+                &chain,
+                &mut policy,
+                request,
                 &mut batch,
                 &mut verdicts,
                 &mut answers,
@@ -317,6 +319,33 @@ fn line_up(
         None => {
             batch.push(tracked.cmd);
             verdicts.push((tracked.verdict, tracked.original));
+        }
+    }
+}
+
+/// [`Tracked::admit`] then [`line_up`], without building a [`Tracked`] in between (this runs
+/// for every command).
+fn admit_into(
+    chain: &crate::policy::Chain,
+    policy: &mut PolicySession,
+    request: Request,
+    batch: &mut Vec<Command>,
+    verdicts: &mut Vec<(Verdict, Option<Command>)>,
+    answers: &mut VecDeque<(usize, Reply)>,
+) {
+    let mut cmd = match request {
+        Ok(cmd) => cmd,
+        Err(refusal) => return answers.push_back((batch.len(), refusal)),
+    };
+    let original = chain.rewrites_requests().then(|| cmd.clone());
+    match chain.request(policy, &mut cmd) {
+        Ok(verdict) => {
+            batch.push(cmd);
+            verdicts.push((verdict, original));
+        }
+        Err(reply) => {
+            chain.refused(policy, &cmd, &reply);
+            answers.push_back((batch.len(), reply));
         }
     }
 }
