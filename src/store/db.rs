@@ -98,6 +98,20 @@ impl Db {
         Some(entry)
     }
 
+    /// Replaces the value of live key `key` in place, measuring it (nothing to re-measure
+    /// after), as an access. Returns the key's expiry, or the value back if the key is absent.
+    pub fn replace(&mut self, key: &[u8], value: Value, now: u64) -> Result<Option<u64>, Value> {
+        let Some(entry) = self.entry(key, now) else {
+            return Err(value);
+        };
+        let size = entry_size(key, &value);
+        let old = std::mem::replace(&mut entry.size, size);
+        entry.value = value;
+        let expires_at = entry.expires_at;
+        self.used = self.used - old + size;
+        Ok(expires_at)
+    }
+
     /// The live value at `key`.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
         self.entry(key, now).map(|e| &mut e.value)
@@ -208,6 +222,7 @@ mod tests {
         assert!(db.get(b"a", 99).is_some());
         assert!(db.get(b"a", 100).is_none(), "lazily expired at its time");
         assert_eq!(db.expire_due(250, 10), vec![Bytes::from("b")]);
+        assert!(db.replace(b"b", Value::Str("x".into()), 250).is_err());
         assert_eq!((db.len(), db.expiring()), (1, 0));
     }
 
@@ -217,6 +232,14 @@ mod tests {
         db.set("a".into(), Value::Str("1".into()), Some(100));
         db.set_keep_ttl("a".into(), Value::Str("2".into()), 0);
         assert_eq!(db.entry(b"a", 0).unwrap().expires_at, Some(100));
+        let used = db.used_memory();
+        assert_eq!(
+            db.replace(b"a", Value::Str("22".into()), 0).ok(),
+            Some(Some(100))
+        );
+        assert_eq!(db.used_memory(), used + 1, "measured in place");
+        db.remeasure(b"a");
+        assert_eq!(db.used_memory(), used + 1);
         db.set("a".into(), Value::Str("3".into()), None);
         assert_eq!(
             (db.entry(b"a", 0).unwrap().expires_at, db.expiring()),
