@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use indexmap::IndexMap;
 
 use super::{now_ms, Client};
 use crate::protocol::Protocol;
@@ -50,8 +51,11 @@ pub struct Meta {
 /// Live clients by id and server-wide counters (CLIENT LIST sorts by id, i.e. connection
 /// order). Invariant: holds exactly the clients that ran a command and have not disconnected.
 pub struct Registry {
-    /// A hash map, not an ordered one: [`Registry::record`] finds the client for every command.
-    pub(super) clients: ahash::AHashMap<u64, Meta>,
+    /// Hashed, not ordered: [`Registry::record`] finds the client for every command. Indexed,
+    /// so `last` can point at the client of the last command (a batch is one client's).
+    pub(super) clients: IndexMap<u64, Meta, ahash::RandomState>,
+    /// The index in `clients` of the last client recorded (checked before use: only a hint).
+    last: usize,
     /// When the store started.
     pub started: Instant,
     /// The same, Unix ms.
@@ -71,7 +75,8 @@ pub struct Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry {
-            clients: ahash::AHashMap::new(),
+            clients: IndexMap::default(),
+            last: 0,
             started: Instant::now(),
             started_ms: now_ms(),
             memory_peak: 0,
@@ -88,10 +93,17 @@ impl Registry {
     /// executor after every command.
     pub fn record(&mut self, client: &Client, name: &'static str, argv: &[Bytes], now: u64) {
         self.commands += 1;
-        let meta = self.clients.entry(client.id).or_insert_with(|| Meta {
-            created_ms: now,
-            ..Meta::default()
-        });
+        let meta = match self.clients.get_index_mut(self.last) {
+            Some((id, meta)) if *id == client.id => meta,
+            _ => {
+                let entry = self.clients.entry(client.id);
+                self.last = entry.index();
+                entry.or_insert_with(|| Meta {
+                    created_ms: now,
+                    ..Meta::default()
+                })
+            }
+        };
         let first = meta.cmd.is_empty();
         if first {
             self.connections += 1;
@@ -118,7 +130,7 @@ impl Registry {
 
     /// Forgets client `id` (it disconnected).
     pub fn remove(&mut self, id: u64) {
-        self.clients.remove(&id);
+        self.clients.swap_remove(&id);
     }
 
     /// Number of live clients, counting `caller` even before its first command completes.
@@ -169,7 +181,22 @@ mod tests {
             (meta.cmd, meta.sub.is_none(), meta.created_ms, meta.last_ms),
             ("get", true, 5, 9)
         );
+        client.id = 8;
+        reg.record(&client, "set", &[Bytes::from("SET")], 10);
+        client.id = 7;
+        reg.record(&client, "ping", &[Bytes::from("PING")], 11);
+        assert_eq!((reg.clients[&7].cmd, reg.clients[&8].cmd), ("ping", "set"));
+        assert_eq!(
+            (reg.clients[&7].last_ms, reg.clients[&7].created_ms),
+            (11, 5)
+        );
         reg.remove(7);
-        assert_eq!(reg.count_with(7), 1);
+        assert_eq!(reg.count_with(7), 2);
+        reg.record(&client, "get", &[Bytes::from("GET")], 12);
+        assert_eq!(
+            reg.clients[&7].created_ms, 12,
+            "a new entry after a removal"
+        );
+        assert_eq!(reg.clients[&8].cmd, "set");
     }
 }
