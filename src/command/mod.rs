@@ -111,6 +111,38 @@ pub fn lowercase_into<'a, const N: usize>(name: &[u8], buf: &'a mut [u8; N]) -> 
     Some(out)
 }
 
+/// A name of 1 to 15 bytes as one number, for one-entry caches of the last command name: its
+/// bytes in the low 15 bytes, its length in the top byte (so names that differ only by trailing
+/// zero bytes differ). 0 for any other name (not to be cached). Exact bytes: `GET` and `get`
+/// differ. Built from at most two overlapping word loads, not a loop over the bytes.
+#[inline]
+pub fn packed_name(name: &[u8]) -> u128 {
+    let len = name.len();
+    let word = |at: usize| u64::from_le_bytes(name[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            name[at..at + 4].try_into().expect("4 bytes"),
+        ))
+    };
+    let (lo, hi) = match len {
+        // The second load overlaps the first: shifting out the overlap leaves bytes 8.. (4..).
+        8..=15 => (
+            word(0),
+            word(len - 8)
+                .checked_shr(8 * (16 - len) as u32)
+                .unwrap_or(0),
+        ),
+        4..=7 => (half(0) | (half(len - 4) >> (8 * (8 - len))) << 32, 0),
+        1..=3 => {
+            let b = |i: usize| u64::from(name[i]);
+            (b(0) | b(1.min(len - 1)) << 8 | b(len - 1) << 16, 0)
+        }
+        _ => return 0,
+    };
+    let hi = hi | (len as u64) << 56;
+    u128::from(hi) << 64 | u128::from(lo)
+}
+
 /// Encodes `args` as a RESP array of bulk strings.
 pub fn encode_args<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
     let mut num = itoa::Buffer::new();
@@ -137,6 +169,37 @@ mod tests {
         let mut out = BytesMut::new();
         Command::from_strs(&["SET", "k", "v"]).encode(&mut out);
         assert_eq!(&out[..], b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn packed_names_differ_as_the_names_do() {
+        let names: &[&[u8]] = &[
+            b"a",
+            b"a\0",
+            b"\0a",
+            b"A",
+            b"get",
+            b"GET",
+            b"gets",
+            b"abcdefghijklmno",
+        ];
+        for (i, a) in names.iter().enumerate() {
+            assert_ne!(packed_name(a), 0);
+            for b in &names[i + 1..] {
+                assert_ne!(packed_name(a), packed_name(b));
+            }
+        }
+        // From 3 bytes on, the packing is the bytes themselves (shorter names repeat bytes).
+        for len in 3..=15 {
+            let name: Vec<u8> = (1..=len as u8).collect();
+            let packed = packed_name(&name);
+            let mut bytes = [0u8; 16];
+            bytes[..len].copy_from_slice(&name);
+            bytes[15] = len as u8;
+            assert_eq!(packed, u128::from_le_bytes(bytes), "{len} bytes");
+        }
+        assert_eq!(packed_name(b""), 0);
+        assert_eq!(packed_name(b"abcdefghijklmnop"), 0);
     }
 
     #[test]

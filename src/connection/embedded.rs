@@ -19,9 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::limits::{Idle, IdleTimer, OutputWatch};
-use super::track::{finish_reply, Tracked};
+use super::track::{finish_reply, transaction_plan, Tracked};
 use super::{
-    admit, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
+    parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
     Signals, BACKPRESSURE_BYTES,
 };
 use crate::command::Command;
@@ -131,6 +131,7 @@ pub(super) async fn serve(
                     Idle::Release => {
                         release(&mut rbuf);
                         release(&mut wbuf);
+                        parser.release();
                         continue;
                     }
                     Idle::Timeout if session.client.receives_pushes() => {
@@ -149,8 +150,10 @@ pub(super) async fn serve(
         shared.chain.refresh(&mut chain);
         let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut parsed);
         for request in parsed.drain(..) {
-            line_up(
-                admit(&chain, &mut policy, request),
+            admit_into(
+                &chain,
+                &mut policy,
+                request,
                 &mut batch,
                 &mut verdicts,
                 &mut answers,
@@ -234,7 +237,9 @@ pub(super) async fn serve(
         for (_, answer) in answers.drain(..) {
             answer.encode(session.client.protocol, &mut wbuf);
         }
-        batch.clear();
+        for cmd in batch.drain(..) {
+            parser.recycle(cmd.args);
+        }
         verdicts.clear();
         if let (Some(journal), Some(before)) = (&durable, appended) {
             let now = journal.appended();
@@ -328,6 +333,54 @@ fn line_up(
         None => {
             batch.push(tracked.cmd);
             verdicts.push((tracked.verdict, tracked.original, tracked.exec));
+        }
+    }
+}
+
+/// [`Tracked::admit`] then [`line_up`], without building a [`Tracked`] in between (this runs
+/// for every command).
+fn admit_into(
+    chain: &crate::policy::Chain,
+    policy: &mut PolicySession,
+    request: Request,
+    batch: &mut Vec<Command>,
+    verdicts: &mut Vec<Admitted>,
+    answers: &mut VecDeque<(usize, Reply)>,
+) {
+    let mut cmd = match request {
+        Ok(cmd) => cmd,
+        Err(refusal) => {
+            if policy.transaction.is_open() {
+                let mut skipped = Command::from_strs(&["PING"]);
+                transaction_plan(policy, &mut skipped, false, Some(&refusal), &mut None);
+            }
+            return answers.push_back((batch.len(), refusal));
+        }
+    };
+    let mut original = chain.rewrites_requests().then(|| cmd.clone());
+    let (verdict, refusal) = match chain.request(policy, &mut cmd) {
+        Ok(verdict) => (verdict, None),
+        Err(reply) => {
+            chain.refused(policy, &cmd, &reply);
+            if !reply.is_error() {
+                return answers.push_back((batch.len(), reply));
+            }
+            (Verdict::default(), Some(reply))
+        }
+    };
+    let exec = transaction_plan(
+        policy,
+        &mut cmd,
+        verdict.rewrite_reply,
+        refusal.as_ref(),
+        &mut original,
+    );
+    match refusal {
+        // A refused EXEC still runs, as DISCARD.
+        Some(refusal) if exec.is_none() => answers.push_back((batch.len(), refusal)),
+        _ => {
+            batch.push(cmd);
+            verdicts.push((verdict, original, exec));
         }
     }
 }

@@ -47,24 +47,23 @@ impl Tracked {
         }
     }
 
-    /// Lets the connection's transaction see this request (see [`crate::policy::transaction`]):
-    /// a refusal while queuing aborts it, and an EXEC takes the plan for its reply.
+    /// Lets the connection's transaction see this request (see [`transaction_plan`]).
     pub fn step_transaction(&mut self, session: &mut PolicySession) {
         if self.answer.as_ref().is_some_and(|a| !a.is_error()) {
             return;
         }
-        let original = self.cmd.is("exec").then(|| self.cmd.clone());
-        let plan = session.transaction.step(Step {
-            cmd: &mut self.cmd,
-            rewrite_reply: self.verdict.rewrite_reply,
-            refusal: self.answer.as_ref(),
-        });
-        if let Some(plan) = plan {
-            // A refused EXEC is sent as DISCARD all the same. Observers see the EXEC the client
-            // sent.
-            self.answer = None;
-            self.original = self.original.take().or(original);
-            self.exec = Some(Box::new(plan));
+        let refusal = self.answer.take();
+        let plan = transaction_plan(
+            session,
+            &mut self.cmd,
+            self.verdict.rewrite_reply,
+            refusal.as_ref(),
+            &mut self.original,
+        );
+        match plan {
+            // A refused EXEC is sent as DISCARD all the same.
+            Some(plan) => self.exec = Some(plan),
+            None => self.answer = refusal,
         }
     }
 
@@ -85,6 +84,27 @@ impl Tracked {
             }
         }
     }
+}
+
+/// Lets the connection's transaction see a request after the chain ([`crate::policy::transaction`]):
+/// a refusal (an error answered by the chain) while queuing aborts it, and an EXEC takes the
+/// plan for its reply (rewritten into DISCARD when aborted; `original` then keeps the EXEC the
+/// client sent, for observers).
+pub fn transaction_plan(
+    session: &mut PolicySession,
+    cmd: &mut Command,
+    rewrite_reply: bool,
+    refusal: Option<&Reply>,
+    original: &mut Option<Command>,
+) -> Option<Box<ExecPlan>> {
+    let exec = cmd.is("exec").then(|| cmd.clone());
+    let plan = session.transaction.step(Step {
+        cmd,
+        rewrite_reply,
+        refusal,
+    })?;
+    *original = original.take().or(exec);
+    Some(Box::new(plan))
 }
 
 /// Appends the reply `frame` to `tracked` to `out`, rewritten by the chain if a policy asked to

@@ -28,6 +28,10 @@ impl Policy for MetricsPolicy {
         false
     }
 
+    fn inspects_requests(&self) -> bool {
+        false
+    }
+
     fn observes(&self) -> bool {
         true
     }

@@ -129,12 +129,20 @@ pub trait Policy: Send + Sync {
     fn rewrites_requests(&self) -> bool {
         true
     }
+
+    /// Whether `request` does anything (false: the chain does not call it). Defaults to true,
+    /// the safe answer; policies that keep the default `request` may say false.
+    fn inspects_requests(&self) -> bool {
+        true
+    }
 }
 
 /// The configured policies, in order.
 #[derive(Clone, Default)]
 pub struct Chain {
     policies: Vec<Arc<dyn Policy>>,
+    /// The policies whose `request` does something, in chain order (it runs for every command).
+    inspecting: Vec<Arc<dyn Policy>>,
     observes: bool,
     rewrites_pushes: bool,
     rewrites_requests: bool,
@@ -145,8 +153,14 @@ impl Chain {
         let observes = policies.iter().any(|p| p.observes());
         let rewrites_pushes = policies.iter().any(|p| p.rewrites_pushes());
         let rewrites_requests = policies.iter().any(|p| p.rewrites_requests());
+        let inspecting = policies
+            .iter()
+            .filter(|p| p.inspects_requests())
+            .cloned()
+            .collect();
         Chain {
             policies,
+            inspecting,
             observes,
             rewrites_pushes,
             rewrites_requests,
@@ -160,7 +174,7 @@ impl Chain {
         cmd: &mut Command,
     ) -> Result<Verdict, Reply> {
         let mut verdict = Verdict::default();
-        for policy in &self.policies {
+        for policy in &self.inspecting {
             let v = policy.request(session, cmd)?;
             verdict.rewrite_reply |= v.rewrite_reply;
         }

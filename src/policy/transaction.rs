@@ -53,6 +53,11 @@ pub struct Step<'a> {
 }
 
 impl Transaction {
+    /// Between MULTI and EXEC/DISCARD.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
     /// Follows MULTI ... EXEC/DISCARD/RESET; returns the plan for an EXEC that needs one, and
     /// then rewrites an aborted EXEC into DISCARD. An EXEC the chain refused is such an EXEC
     /// too (the transaction must end on the backend), answered as Redis answers an EXEC it

@@ -80,6 +80,12 @@ impl Blocking {
         }
     }
 
+    /// Whether some key is ready (cheap: checked after every command).
+    #[inline]
+    pub fn any_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// The next ready key, if any.
     pub fn next_ready(&mut self) -> Option<(usize, Bytes)> {
         self.ready.pop_front()

@@ -46,6 +46,8 @@ pub struct Db {
     expiries: BTreeSet<(u64, Bytes)>,
     used: u64,
     pub reads: ReadStats,
+    /// The index of the entry [`Db::entry`] found last (it may have moved since; only a hint).
+    hint: usize,
 }
 
 impl Db {
@@ -69,7 +71,13 @@ impl Db {
 
     /// Measures `key`'s value again after a change made in place; no-op if the key is gone.
     pub fn remeasure(&mut self, key: &[u8]) {
-        if let Some(entry) = self.map.get_mut(key) {
+        // The key just looked up (the usual case: a command changed the key it found) is
+        // checked by comparing the key, without hashing it again.
+        let index = match self.map.get_index(self.hint) {
+            Some((k, _)) if k[..] == *key => Some(self.hint),
+            _ => self.map.get_index_of(key),
+        };
+        if let Some(entry) = index.map(|i| &mut self.map[i]) {
             let size = entry_size(key, &entry.value);
             self.used = self.used - entry.size + size;
             entry.size = size;
@@ -86,34 +94,42 @@ impl Db {
         self.map.get_index(index)
     }
 
-    /// Removes `key` if its TTL has passed; true if it did.
-    fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
-        match self.map.get(key) {
-            Some(Entry {
-                expires_at: Some(at),
-                ..
-            }) if *at <= now => {
-                self.remove(key);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// The live entry at `key`.
     /// A lookup counts as an access for LRU eviction.
     pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(key, now);
-        let entry = self.map.get_mut(key);
+        // One hash lookup: the expiry is checked on the entry found.
+        let index = match self.map.get_index_of(key) {
+            Some(i) if self.map[i].expires_at.is_some_and(|at| at <= now) => {
+                self.remove(key);
+                None
+            }
+            found => found,
+        };
         if self.reads.counting {
-            match entry {
+            match index {
                 Some(_) => self.reads.hits += 1,
                 None => self.reads.misses += 1,
             }
         }
-        let entry = entry?;
+        let index = index?;
+        self.hint = index;
+        let entry = &mut self.map[index];
         entry.lru = now;
         Some(entry)
+    }
+
+    /// Replaces the value of live key `key` in place, measuring it (nothing to re-measure
+    /// after), as an access. Returns the key's expiry, or the value back if the key is absent.
+    pub fn replace(&mut self, key: &[u8], value: Value, now: u64) -> Result<Option<u64>, Value> {
+        let Some(entry) = self.entry(key, now) else {
+            return Err(value);
+        };
+        let size = entry_size(key, &value);
+        let old = std::mem::replace(&mut entry.size, size);
+        entry.value = value;
+        let expires_at = entry.expires_at;
+        self.used = self.used - old + size;
+        Ok(expires_at)
     }
 
     /// The live value at `key`.
@@ -226,6 +242,7 @@ mod tests {
         assert!(db.get(b"a", 99).is_some());
         assert!(db.get(b"a", 100).is_none(), "lazily expired at its time");
         assert_eq!(db.expire_due(250, 10), vec![Bytes::from("b")]);
+        assert!(db.replace(b"b", Value::Str("x".into()), 250).is_err());
         assert_eq!((db.len(), db.expiring()), (1, 0));
     }
 
@@ -235,6 +252,14 @@ mod tests {
         db.set("a".into(), Value::Str("1".into()), Some(100));
         db.set_keep_ttl("a".into(), Value::Str("2".into()), 0);
         assert_eq!(db.entry(b"a", 0).unwrap().expires_at, Some(100));
+        let used = db.used_memory();
+        assert_eq!(
+            db.replace(b"a", Value::Str("22".into()), 0).ok(),
+            Some(Some(100))
+        );
+        assert_eq!(db.used_memory(), used + 1, "measured in place");
+        db.remeasure(b"a");
+        assert_eq!(db.used_memory(), used + 1);
         db.set("a".into(), Value::Str("3".into()), None);
         assert_eq!(
             (db.entry(b"a", 0).unwrap().expires_at, db.expiring()),

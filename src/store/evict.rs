@@ -119,7 +119,15 @@ impl Touched {
     }
 
     /// Re-measures every recorded key in `dbs` and forgets them.
+    #[inline]
     pub fn remeasure(&mut self, dbs: &mut [super::Db]) {
+        // Most commands change nothing (reads) or measured what they stored.
+        if !self.keys.is_empty() {
+            self.remeasure_keys(dbs);
+        }
+    }
+
+    fn remeasure_keys(&mut self, dbs: &mut [super::Db]) {
         let mut start = 0;
         for &(db, end) in &self.keys {
             dbs[db].remeasure(&self.bytes[start..end]);

@@ -194,6 +194,14 @@ impl Ctx<'_> {
         self.state.watches.touch(self.client.db, key);
     }
 
+    /// [`Ctx::touch`] for a change the handler already measured (stored through
+    /// [`Db::replace`] or [`Db::set`], nothing changed after): the executor has nothing to
+    /// re-measure for maxmemory.
+    pub fn touch_measured(&mut self, key: &[u8]) {
+        self.state.dirty += 1;
+        self.state.watches.touch(self.client.db, key);
+    }
+
     /// Records that `key` received data (a push, an add): blocked clients on it get served.
     pub fn key_ready(&mut self, key: &[u8]) {
         self.state.blocking.key_ready(self.client.db, key);

@@ -4,19 +4,33 @@
 //! executor after its first command ([`Registry::record`]) and removed when it disconnects
 //! ([`super::pubsub::PubSub::remove_client`]).
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::Bytes;
+use indexmap::IndexMap;
 
 use super::{now_ms, Client};
 use crate::protocol::Protocol;
 
-/// Commands whose CLIENT LIST `cmd=` names the subcommand too (`client|list`).
-const CONTAINERS: &[&str] = &[
-    "client", "config", "pubsub", "object", "memory", "command", "script", "function", "xinfo",
-    "xgroup", "acl", "cluster",
-];
+/// Commands whose CLIENT LIST `cmd=` names the subcommand too (`client|list`). A `match`, not a
+/// list: it runs for every command, and compiles to a length switch and fixed-size compares.
+fn container(name: &str) -> bool {
+    matches!(
+        name,
+        "client"
+            | "config"
+            | "pubsub"
+            | "object"
+            | "memory"
+            | "command"
+            | "script"
+            | "function"
+            | "xinfo"
+            | "xgroup"
+            | "acl"
+            | "cluster"
+    )
+}
 
 /// What the registry remembers of a client, as of its last command.
 #[derive(Clone, Debug, Default)]
@@ -36,10 +50,14 @@ pub struct Meta {
     pub no_touch: bool,
 }
 
-/// Live clients by id (ascending, i.e. connection order) and server-wide counters.
-/// Invariant: holds exactly the clients that ran a command and have not disconnected.
+/// Live clients by id and server-wide counters (CLIENT LIST sorts by id, i.e. connection
+/// order). Invariant: holds exactly the clients that ran a command and have not disconnected.
 pub struct Registry {
-    pub(super) clients: BTreeMap<u64, Meta>,
+    /// Hashed, not ordered: [`Registry::record`] finds the client for every command. Indexed,
+    /// so `last` can point at the client of the last command (a batch is one client's).
+    pub(super) clients: IndexMap<u64, Meta, ahash::RandomState>,
+    /// The index in `clients` of the last client recorded (checked before use: only a hint).
+    last: usize,
     /// When the store started.
     pub started: Instant,
     /// The same, Unix ms.
@@ -59,7 +77,8 @@ pub struct Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry {
-            clients: BTreeMap::new(),
+            clients: IndexMap::default(),
+            last: 0,
             started: Instant::now(),
             started_ms: now_ms(),
             memory_peak: 0,
@@ -76,10 +95,17 @@ impl Registry {
     /// executor after every command.
     pub fn record(&mut self, client: &Client, name: &'static str, argv: &[Bytes], now: u64) {
         self.commands += 1;
-        let meta = self.clients.entry(client.id).or_insert_with(|| Meta {
-            created_ms: now,
-            ..Meta::default()
-        });
+        let meta = match self.clients.get_index_mut(self.last) {
+            Some((id, meta)) if *id == client.id => meta,
+            _ => {
+                let entry = self.clients.entry(client.id);
+                self.last = entry.index();
+                entry.or_insert_with(|| Meta {
+                    created_ms: now,
+                    ..Meta::default()
+                })
+            }
+        };
         let first = meta.cmd.is_empty();
         if first {
             self.connections += 1;
@@ -96,11 +122,10 @@ impl Registry {
         }
         meta.last_ms = now;
         meta.cmd = name;
-        if meta.sub.is_some() || CONTAINERS.contains(&name) {
+        let container = container(name);
+        if meta.sub.is_some() || container {
             meta.sub = match argv.get(1) {
-                Some(sub) if CONTAINERS.contains(&name) => {
-                    Some(Bytes::from(sub.to_ascii_lowercase()))
-                }
+                Some(sub) if container => Some(Bytes::from(sub.to_ascii_lowercase())),
                 _ => None,
             };
         }
@@ -108,7 +133,7 @@ impl Registry {
 
     /// Forgets client `id` (it disconnected).
     pub fn remove(&mut self, id: u64) {
-        self.clients.remove(&id);
+        self.clients.swap_remove(&id);
     }
 
     /// Number of live clients, counting `caller` even before its first command completes.
@@ -159,7 +184,22 @@ mod tests {
             (meta.cmd, meta.sub.is_none(), meta.created_ms, meta.last_ms),
             ("get", true, 5, 9)
         );
+        client.id = 8;
+        reg.record(&client, "set", &[Bytes::from("SET")], 10);
+        client.id = 7;
+        reg.record(&client, "ping", &[Bytes::from("PING")], 11);
+        assert_eq!((reg.clients[&7].cmd, reg.clients[&8].cmd), ("ping", "set"));
+        assert_eq!(
+            (reg.clients[&7].last_ms, reg.clients[&7].created_ms),
+            (11, 5)
+        );
         reg.remove(7);
-        assert_eq!(reg.count_with(7), 1);
+        assert_eq!(reg.count_with(7), 2);
+        reg.record(&client, "get", &[Bytes::from("GET")], 12);
+        assert_eq!(
+            reg.clients[&7].created_ms, 12,
+            "a new entry after a removal"
+        );
+        assert_eq!(reg.clients[&8].cmd, "set");
     }
 }

@@ -53,19 +53,14 @@ pub(super) fn store_str(
     keep_ttl: bool,
     now: u64,
 ) {
-    match db.entry(key, now) {
-        Some(entry) => {
-            let old_ttl = entry.expires_at;
-            entry.value = Value::Str(value);
+    // Either way the value is measured as it is stored: callers may use `Ctx::touch_measured`.
+    match db.replace(key, Value::Str(value), now) {
+        Ok(old_ttl) => {
             if !keep_ttl && old_ttl != expires_at {
                 db.set_expiry(key, expires_at, now);
             }
         }
-        None => db.set(
-            owned(key),
-            Value::Str(value),
-            expires_at.filter(|_| !keep_ttl),
-        ),
+        Err(value) => db.set(owned(key), value, expires_at.filter(|_| !keep_ttl)),
     }
 }
 
@@ -164,7 +159,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
     let key = &argv[1];
     if argv.len() == 3 {
         store_str(ctx.db(), key, owned(&argv[2]), None, false, now);
-        ctx.touch(key);
+        ctx.touch_measured(key);
         return Ok(Reply::ok());
     }
     let opts = Options::parse(&argv[3..], true)?;
@@ -186,7 +181,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> Result<Reply, Reply> {
         opts.keep_ttl,
         now,
     );
-    ctx.touch(key);
+    ctx.touch_measured(key);
     Ok(old.unwrap_or(Reply::ok()))
 }
 

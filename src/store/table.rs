@@ -1,6 +1,7 @@
 //! The embedded store's command table: every command it implements, with arity and flags,
 //! gathered from the per-type modules. Lookup is by ASCII-case-insensitive name, no allocation.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
@@ -86,9 +87,32 @@ static TABLE: LazyLock<ahash::AHashMap<&'static [u8], &'static Spec>> = LazyLock
 
 /// The command named `name`, compared without regard to ASCII case.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    // Clients repeat command names: the thread's last name, as sent, is compared as one number
+    // before lowercasing and hashing (a run of GETs hashes once).
+    let packed = crate::command::packed_name(name);
+    if packed != 0 {
+        if let Ok(Some((last, spec))) = LAST.try_with(Cell::get) {
+            if last == packed {
+                return Some(spec);
+            }
+        }
+    }
+    let spec = lookup_uncached(name)?;
+    if packed != 0 {
+        let _ = LAST.try_with(|l| l.set(Some((packed, spec))));
+    }
+    Some(spec)
+}
+
+fn lookup_uncached(name: &[u8]) -> Option<&'static Spec> {
     let mut buf = [0u8; 32];
     let lower = crate::command::lowercase_into(name, &mut buf)?;
     TABLE.get(lower).copied()
+}
+
+thread_local! {
+    /// The last name [`lookup`] found, packed ([`crate::command::packed_name`]), and its command.
+    static LAST: Cell<Option<(u128, &'static Spec)>> = const { Cell::new(None) };
 }
 
 /// Every command, for COMMAND COUNT and the table test.
@@ -105,6 +129,36 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn the_last_name_cache_answers_as_the_table_does() {
+        for name in [
+            &b"get"[..],
+            b"get",
+            b"GET",
+            b"get\0",
+            b"ge",
+            b"set",
+            b"nosuchcommand",
+            b"get",
+            b"",
+            b"zrangebyscore",
+            b"ZRANGEBYSCORE",
+            b"zrangebyscore\0\0",
+            b"xreadgroup",
+            b"georadiusbymember",
+            b"GEORADIUSBYMEMBER",
+        ] {
+            for _ in 0..2 {
+                assert_eq!(
+                    lookup(name).map(|s| s.name),
+                    lookup_uncached(name).map(|s| s.name),
+                    "{:?}",
+                    String::from_utf8_lossy(name)
+                );
+            }
+        }
     }
 
     #[test]
