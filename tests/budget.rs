@@ -8,16 +8,6 @@ use support::{temp_dir, RawClient, RedisServer, Sidecar};
 const REFUSED_DAILY: &str =
     "-ERR max daily request limit exceeded: used 20 of 20 cost units in the last 24h, resets in ";
 
-/// How many times the upstream ran `command`, from INFO commandstats.
-fn upstream_calls(redis: &RedisServer, command: &str) -> u64 {
-    let info = redis.client().call(&["INFO", "commandstats"]);
-    let text = String::from_utf8_lossy(&info);
-    let prefix = format!("cmdstat_{command}:calls=");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
-}
-
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
 }
@@ -44,7 +34,7 @@ fn ten_sets_and_one_smembers_pass_then_the_next_set_is_refused_and_never_sent() 
     assert_eq!(c.call(&["PING"]), "+PONG\r\n", "PING is free");
     assert_eq!(redis.client().call(&["EXISTS", "k10"]), ":0\r\n");
     assert_eq!(
-        upstream_calls(&redis, "set"),
+        redis.calls("set"),
         10,
         "the refused SET never reached the upstream"
     );
@@ -177,11 +167,11 @@ fn three_sidecars_share_one_count_with_an_overshoot_of_at_most_one_lease_each() 
         "served {served} for a limit of {LIMIT} with leases of {LEASE} ({pending} lease waits)"
     );
     assert_eq!(
-        upstream_calls(&redis, "set"),
+        redis.calls("set"),
         served,
         "refused SETs reached the upstream"
     );
-    let leases = upstream_calls(&redis, "eval");
+    let leases = redis.calls("eval");
     assert!(
         leases <= served / LEASE * 2 + 12,
         "{leases} lease calls for {served} commands"

@@ -180,6 +180,16 @@ impl RedisServer {
         RawClient::connect(self.addr())
     }
 
+    /// How many times this server ran `command` (lowercase), from INFO commandstats.
+    pub fn calls(&self, command: &str) -> u64 {
+        let info = self.client().call(&["INFO", "commandstats"]);
+        let text = String::from_utf8_lossy(&info);
+        let prefix = format!("cmdstat_{command}:calls=");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
