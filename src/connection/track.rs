@@ -122,7 +122,8 @@ pub fn finish_frame(
     let mut error = frame.first() == Some(&b'-');
     match rewrite.then(|| parse_reply(frame)).flatten() {
         Some(mut reply) => {
-            rewrite_reply(chain, session, tracked.cmd_and_plan(), &mut reply);
+            let plan = tracked.exec.as_deref();
+            rewrite_reply(chain, session, (&tracked.cmd, plan), &mut reply);
             error = reply.is_error();
             reply.encode(protocol, out);
         }
@@ -150,12 +151,6 @@ fn rewrite_reply(
     match plan {
         Some(plan) => plan.apply(chain, session, reply),
         None => chain.reply(session, cmd, reply),
-    }
-}
-
-impl Tracked {
-    fn cmd_and_plan(&self) -> (&Command, Option<&ExecPlan>) {
-        (&self.cmd, self.exec.as_deref())
     }
 }
 
