@@ -213,6 +213,7 @@ pub(super) async fn serve(
                 while let Ok(segment) = segments.try_recv() {
                     d.apply_segment(segment);
                 }
+                write_now(&client_w, &mut d.out, &mut idle);
             }
             read = async move { let (r, buf) = pin_read.expect("guarded"); r.read_buf(buf).await }, if has_pin => {
                 match read {
@@ -269,6 +270,7 @@ pub(super) async fn serve(
                         d.emit_local(Reply::error(error.reply_text()));
                         d.closing = true;
                     }
+                    write_now(&client_w, &mut d.out, &mut idle);
                     shrink_if_idle(&mut rbuf);
                 }
             },
@@ -291,6 +293,19 @@ pub(super) async fn serve(
     };
     let _ = client_w.flush().await;
     exit
+}
+
+/// Writes the replies the socket takes at once, not after another turn of the loop; what it
+/// does not take (and any error) is left to the write branch.
+fn write_now(client_w: &tokio::net::tcp::WriteHalf<'_>, out: &mut BytesMut, idle: &mut IdleTimer) {
+    if out.is_empty() {
+        return;
+    }
+    if let Ok(n) = client_w.try_write(out) {
+        crate::metrics::sent(n);
+        out.advance(n);
+        idle.active();
+    }
 }
 
 impl Driver {

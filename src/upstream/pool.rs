@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
@@ -189,6 +189,9 @@ async fn run_conn(
                 while let Ok(job) = jobs.try_recv() {
                     accept(job, &mut conn, &mut down, &mut fifo, &config, protocol, health.as_deref()).await;
                 }
+                if let Some(c) = conn.as_mut() {
+                    write_now(c);
+                }
             }
             _ = &mut timeout, if !fifo.is_empty() => {
                 let due = last_progress + config.command_timeout;
@@ -199,6 +202,18 @@ async fn run_conn(
                     timeout.as_mut().reset(tokio::time::Instant::from_std(due));
                 }
             }
+        }
+    }
+}
+
+/// Writes what the socket takes at once, not after another turn of the loop; the rest (and any
+/// error) is left to the write branch, which waits with the task's own waker.
+fn write_now(c: &mut Conn) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    while !c.wbuf.is_empty() {
+        match std::pin::Pin::new(&mut c.writer).poll_write(&mut cx, &c.wbuf) {
+            std::task::Poll::Ready(Ok(n)) if n > 0 => c.wbuf.advance(n),
+            _ => break,
         }
     }
 }
