@@ -34,10 +34,12 @@ impl Wake for WakeFlag {
 
 /// Invariant: the inner future is polled on the first poll, after [`Gate::rearm`], after it
 /// completed, and whenever its waker fired since its last poll; otherwise it is known to be
-/// pending and is not polled.
+/// pending and is not polled. `task` is the waker stored in `flag` (only the poller writes it),
+/// so a poll from the same task, the common case, takes no lock.
 #[derive(Default)]
 pub struct Gate {
     flag: Arc<WakeFlag>,
+    task: Option<Waker>,
     polled: bool,
 }
 
@@ -48,13 +50,12 @@ impl Gate {
         cx: &mut Context<'_>,
         inner: Pin<&mut F>,
     ) -> Poll<F::Output> {
-        {
+        if !self.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
             // The task to wake is current before the flag is read: a wake after this point
             // finds it, one before set the flag.
-            let mut task = self.flag.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
+            let task = cx.waker().clone();
+            *self.flag.task.lock() = Some(task.clone());
+            self.task = Some(task);
         }
         let woken = self.flag.woken.swap(false, Ordering::AcqRel);
         if self.polled && !woken {

@@ -94,17 +94,25 @@ pub enum Idle {
     Timeout,
 }
 
-/// The idle stages of one client, measured from the last read from or write to it. The timer
-/// is re-armed only when it fires, or once when activity follows a release (activity just
-/// records the time), and polled only when it fired ([`Gate`]), so the per-request cost is one
-/// clock read.
+/// The idle stages of one client, measured from the last read from or write to it, to within
+/// [`SAMPLE`]. Activity only raises a flag (no clock read: it happens per request); the timer
+/// fires at least every [`SAMPLE`] and, if the flag is up, moves `last_activity` to the time it
+/// fired, so a stage comes between its delay and its delay plus [`SAMPLE`] after the last
+/// activity (Redis checks its idle clients once a second too). It is polled only when it fired
+/// ([`Gate`]).
 pub struct IdleTimer {
     timeout: Option<Duration>,
+    /// The last activity, or a time at most [`SAMPLE`] after it.
     last_activity: Instant,
+    /// Activity since `last_activity` was last moved.
+    active: bool,
     released: bool,
     sleep: Option<Pin<Box<Sleep>>>,
     gate: Gate,
 }
+
+/// How often a client's activity is sampled; the precision of its idle stages.
+const SAMPLE: Duration = RELEASE_AFTER;
 
 impl IdleTimer {
     /// A timer whose [`Idle::Timeout`] never comes when `timeout` is `None`.
@@ -112,6 +120,7 @@ impl IdleTimer {
         IdleTimer {
             timeout,
             last_activity: Instant::now(),
+            active: false,
             released: false,
             sleep: None,
             gate: Gate::default(),
@@ -120,16 +129,21 @@ impl IdleTimer {
 
     /// Records activity (a read or a write on the client's socket).
     pub fn active(&mut self) {
-        self.last_activity = Instant::now();
-        self.released = false;
+        self.active = true;
     }
 
-    /// When the next stage is due, if ever.
+    /// When the timer must fire next: the next stage, or the next sample of activity.
     fn deadline(&self) -> Option<Instant> {
-        if !self.released {
+        let stage = if !self.released && !self.active {
             Some(self.last_activity + RELEASE_AFTER)
+        } else if !self.released {
+            None
         } else {
             self.timeout.map(|t| self.last_activity + t)
+        };
+        match (stage, self.active) {
+            (_, true) => Some(self.last_activity + SAMPLE),
+            (stage, false) => stage,
         }
     }
 
@@ -147,18 +161,24 @@ impl IdleTimer {
             let sleep = self
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            if sleep.deadline() > deadline || sleep.is_elapsed() {
+            if sleep.deadline() != deadline || sleep.is_elapsed() {
                 sleep.as_mut().reset(deadline);
                 self.gate.rearm();
             }
             std::task::ready!(self.gate.poll(cx, sleep.as_mut()));
-            if self.deadline().is_some_and(|due| due <= Instant::now()) {
-                if self.released {
-                    return Poll::Ready(Idle::Timeout);
-                }
-                self.released = true;
-                return Poll::Ready(Idle::Release);
+            let now = Instant::now();
+            if self.active {
+                // Active since the last sample: quiet only from now on.
+                self.active = false;
+                self.released = false;
+                self.last_activity = now;
+                continue;
             }
+            if self.released {
+                return Poll::Ready(Idle::Timeout);
+            }
+            self.released = true;
+            return Poll::Ready(Idle::Release);
         }
     }
 }
@@ -218,23 +238,44 @@ mod tests {
     async fn idle_timer_releases_then_times_out_after_quiet_periods() {
         let mut timer = IdleTimer::new(Some(Duration::from_secs(10)));
         let start = Instant::now();
+        let since = |ms: u64| start.elapsed().saturating_sub(Duration::from_millis(ms));
         tokio::time::advance(Duration::from_millis(600)).await;
         timer.active();
         assert_eq!(timer.expired().await, Idle::Release);
-        assert_eq!(
-            start.elapsed(),
-            Duration::from_millis(1600),
-            "from the activity"
+        let quiet = since(600);
+        assert!(
+            quiet >= RELEASE_AFTER && quiet <= RELEASE_AFTER + SAMPLE,
+            "released {quiet:?} after the activity"
         );
         assert_eq!(timer.expired().await, Idle::Timeout);
-        assert_eq!(start.elapsed(), Duration::from_millis(10_600));
+        let quiet = since(600);
+        assert!(
+            quiet >= Duration::from_secs(10) && quiet <= Duration::from_secs(10) + SAMPLE,
+            "timed out {quiet:?} after the activity"
+        );
         // Activity after a release brings the release back, earlier than the timeout.
+        let at = start.elapsed().as_millis() as u64;
         timer.active();
         assert_eq!(timer.expired().await, Idle::Release);
-        assert_eq!(start.elapsed(), Duration::from_millis(11_600));
+        let quiet = since(at);
+        assert!(
+            quiet >= RELEASE_AFTER && quiet <= RELEASE_AFTER + SAMPLE,
+            "released again {quiet:?} after the activity"
+        );
         let mut never = IdleTimer::new(None);
         assert_eq!(never.expired().await, Idle::Release);
         let fired = tokio::time::timeout(Duration::from_secs(3600), never.expired()).await;
         assert!(fired.is_err(), "no timeout without one");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_active_all_along_is_never_released() {
+        let mut timer = IdleTimer::new(Some(Duration::from_secs(3)));
+        for _ in 0..20 {
+            timer.active();
+            let fired = tokio::time::timeout(Duration::from_millis(400), timer.expired()).await;
+            assert!(fired.is_err(), "released or timed out while active");
+        }
+        assert_eq!(timer.expired().await, Idle::Release);
     }
 }
