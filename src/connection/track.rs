@@ -118,7 +118,8 @@ pub fn finish_frame(
     served: Served,
     out: &mut BytesMut,
 ) {
-    let rewrite = tracked.verdict.rewrite_reply || tracked.exec.is_some();
+    let rewrite = tracked.exec.is_some()
+        || (tracked.verdict.rewrite_reply && !chain.leaves_reply(session, &tracked.cmd, frame));
     let mut error = frame.first() == Some(&b'-');
     match rewrite.then(|| parse_reply(frame)).flatten() {
         Some(mut reply) => {

@@ -24,6 +24,10 @@ use crate::protocol::Reply;
 pub struct MetricsPolicy;
 
 impl Policy for MetricsPolicy {
+    fn rewrites_replies(&self) -> bool {
+        false
+    }
+
     fn rewrites_requests(&self) -> bool {
         false
     }

@@ -218,6 +218,10 @@ fn period_word(window_ms: u64, text: &str) -> String {
 }
 
 impl Policy for BudgetPolicy {
+    fn rewrites_replies(&self) -> bool {
+        false
+    }
+
     fn rewrites_requests(&self) -> bool {
         false
     }

@@ -314,11 +314,66 @@ impl Policy for CompressPolicy {
         }
     }
 
+    /// `reply` changes only values that start with the magic, SCRIPT's replies and errors.
+    fn leaves_reply(&self, _session: &PolicySession, cmd: &Command, frame: &[u8]) -> bool {
+        !matches!(frame.first(), Some(b'-' | b'!' | b'|'))
+            && !cmd.is("script")
+            && memchr::memmem::find(frame, compress_codec::MAGIC).is_none()
+    }
+
     fn reply(&self, session: &PolicySession, cmd: &Command, reply: &mut Reply) {
         self.restore(reply);
         user_scripts::reply(&self.scripts, cmd, reply);
         if let (Reply::Error(e), Some(prefix)) = (&mut *reply, &session.prefix) {
             unprefix_refusal(prefix, e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Protocol;
+
+    /// Whether the raw `frame` passes unparsed, and if so, that `reply` indeed leaves it as is.
+    fn left(policy: &CompressPolicy, cmd: &[&str], reply: Reply) -> bool {
+        let session = PolicySession::default();
+        let cmd = Command::from_strs(cmd);
+        let frame = reply.to_bytes(Protocol::Resp3);
+        let leaves = policy.leaves_reply(&session, &cmd, &frame);
+        if leaves {
+            let mut rewritten = reply.clone();
+            policy.reply(&session, &cmd, &mut rewritten);
+            assert_eq!(rewritten, reply, "said to leave {frame:?} but changed it");
+        }
+        leaves
+    }
+
+    #[test]
+    fn only_replies_it_could_change_are_parsed() {
+        let policy = CompressPolicy::new(CompressionConfig::default());
+        let stored = compress_codec::compress(Algorithm::Zstd, 1, "v".repeat(4096).as_bytes());
+        assert!(left(&policy, &["GET", "k"], Reply::bulk("plain")));
+        assert!(left(&policy, &["GET", "k"], Reply::Nil));
+        assert!(left(
+            &policy,
+            &["MGET", "a", "b"],
+            Reply::Array(vec![Reply::bulk("x"), Reply::Nil])
+        ));
+        assert!(!left(&policy, &["GET", "k"], Reply::Bulk(stored.clone())));
+        assert!(
+            !left(
+                &policy,
+                &["MGET", "a", "b"],
+                Reply::Array(vec![Reply::bulk("x"), Reply::Bulk(stored)])
+            ),
+            "a compressed value inside an aggregate"
+        );
+        assert!(!left(&policy, &["GET", "k"], Reply::error("ERR wrong")));
+        assert!(!left(
+            &policy,
+            &["SCRIPT", "LOAD", "return 1"],
+            Reply::bulk("e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+        ));
     }
 }

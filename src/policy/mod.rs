@@ -5,7 +5,9 @@
 //! - `request` runs exactly once per command, in chain order, before it is routed; an `Err`
 //!   answers that one command (in its place in the reply order) and it goes no further.
 //! - `reply` runs, in reverse chain order, only for commands some policy asked to see replies for
-//!   (`request` returned [`Verdict::rewrite_reply`]); untouched replies pass byte for byte.
+//!   (`request` returned [`Verdict::rewrite_reply`]), and only when some policy with a `reply`
+//!   may change that reply (`leaves_reply` says which raw frames it would leave alone);
+//!   untouched replies pass byte for byte, unparsed.
 //! - `completed` runs once per command that reached a backend, after its reply, with the round
 //!   trip time; policies must not block or allocate much there (it is on every command's path).
 //! - Policies are synchronous: the I/O is async, the rewrites are not. A policy is built from
@@ -104,6 +106,19 @@ pub trait Policy: Send + Sync {
     /// Rewrites the reply to a request this policy asked to see.
     fn reply(&self, _session: &PolicySession, _cmd: &Command, _reply: &mut Reply) {}
 
+    /// Whether `reply` does anything (false: the chain neither calls it nor `leaves_reply`).
+    /// Defaults to true, the safe answer; policies that keep the default `reply` may say false.
+    fn rewrites_replies(&self) -> bool {
+        true
+    }
+
+    /// Whether `reply` would leave the reply to `cmd` exactly as it is, judged from its raw
+    /// `frame` as the backend sent it (then the frame is passed on without being parsed).
+    /// `false`, the default, is always safe.
+    fn leaves_reply(&self, _session: &PolicySession, _cmd: &Command, _frame: &[u8]) -> bool {
+        false
+    }
+
     /// Rewrites an out-of-band push (a pub/sub message) before the client sees it.
     fn push(&self, _session: &PolicySession, _push: &mut Reply) {}
 
@@ -143,6 +158,8 @@ pub struct Chain {
     policies: Vec<Arc<dyn Policy>>,
     /// The policies whose `request` does something, in chain order (it runs for every command).
     inspecting: Vec<Arc<dyn Policy>>,
+    /// The policies whose `reply` does something, in chain order.
+    rewriting: Vec<Arc<dyn Policy>>,
     observes: bool,
     rewrites_pushes: bool,
     rewrites_requests: bool,
@@ -158,9 +175,15 @@ impl Chain {
             .filter(|p| p.inspects_requests())
             .cloned()
             .collect();
+        let rewriting = policies
+            .iter()
+            .filter(|p| p.rewrites_replies())
+            .cloned()
+            .collect();
         Chain {
             policies,
             inspecting,
+            rewriting,
             observes,
             rewrites_pushes,
             rewrites_requests,
@@ -183,9 +206,16 @@ impl Chain {
 
     /// Runs every policy's `reply` in reverse order.
     pub fn reply(&self, session: &PolicySession, cmd: &Command, reply: &mut Reply) {
-        for policy in self.policies.iter().rev() {
+        for policy in self.rewriting.iter().rev() {
             policy.reply(session, cmd, reply);
         }
+    }
+
+    /// Whether [`Chain::reply`] would leave the reply in the raw `frame` as it is.
+    pub fn leaves_reply(&self, session: &PolicySession, cmd: &Command, frame: &[u8]) -> bool {
+        self.rewriting
+            .iter()
+            .all(|p| p.leaves_reply(session, cmd, frame))
     }
 
     pub fn push(&self, session: &PolicySession, push: &mut Reply) {

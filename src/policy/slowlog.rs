@@ -240,6 +240,10 @@ fn is_blocking(cmd: &Command) -> bool {
 }
 
 impl Policy for SlowlogPolicy {
+    fn rewrites_replies(&self) -> bool {
+        false
+    }
+
     fn rewrites_requests(&self) -> bool {
         false
     }
