@@ -136,3 +136,36 @@ fn blocking_commands_are_not_slow_and_secrets_are_redacted() {
     );
     assert!(!entries.contains("noeviction"));
 }
+
+#[test]
+fn a_rewritten_command_is_logged_as_the_client_sent_it() {
+    let redis = RedisServer::start();
+    let sidecar = Sidecar::with_config(
+        &redis.url(),
+        "[slowlog]\nthreshold_ms = 0\n[compression]\nthreshold_bytes = 64\n",
+    );
+    let mut c = sidecar.client();
+    assert_eq!(c.call(&["SLOWLOG", "RESET"]), "+OK\r\n");
+    let big = "a".repeat(100);
+    assert_eq!(c.call(&["SET", "big", &big]), "+OK\r\n");
+    // Compression sends STRLEN upstream as a script, and the value compressed.
+    assert_eq!(c.call(&["STRLEN", "big"]), ":100\r\n");
+    assert!(
+        redis.calls("eval") >= 1,
+        "STRLEN was not rewritten upstream"
+    );
+    let stored = redis.client().call(&["STRLEN", "big"]);
+    assert_ne!(stored, ":100\r\n", "the value was not compressed upstream");
+    let entries = text(&c.call(&["SLOWLOG", "GET", "2"]));
+    assert!(
+        entries.contains("*2\r\n$6\r\nSTRLEN\r\n$3\r\nbig\r\n"),
+        "{entries}"
+    );
+    assert!(
+        entries.contains(&format!(
+            "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$100\r\n{big}\r\n"
+        )),
+        "{entries}"
+    );
+    assert!(!entries.contains("EVAL"), "{entries}");
+}

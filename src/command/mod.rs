@@ -74,6 +74,15 @@ impl Command {
     }
 
     /// Mutable access to the arguments; the raw frame is dropped since it no longer matches.
+    /// A way back to this command as it is now, should a policy rewrite it: for a command that
+    /// arrived as one frame, that frame (nothing is copied); otherwise a copy.
+    pub fn snapshot(&self) -> Snapshot {
+        match &self.raw {
+            Some(raw) => Snapshot::Frame(raw.clone()),
+            None => Snapshot::Copy(Box::new(self.clone())),
+        }
+    }
+
     pub fn args_mut(&mut self) -> &mut Vec<Bytes> {
         self.raw = None;
         &mut self.args
@@ -103,6 +112,25 @@ impl Command {
 
 /// `name` in ASCII lowercase, written into `buf` (no allocation); None if it does not fit, which
 /// for command names means an unknown command.
+/// A command as it was before policies ran ([`Command::snapshot`]).
+pub enum Snapshot {
+    /// The frame it arrived in. Invariant: a command keeps its frame (`raw`) until it is
+    /// changed ([`Command::args_mut`] drops it), so a command that still has one is unchanged.
+    Frame(Bytes),
+    Copy(Box<Command>),
+}
+
+impl Snapshot {
+    /// The command as it was, if `now` is no longer it.
+    pub fn original(self, now: &Command) -> Option<Command> {
+        match self {
+            Snapshot::Frame(_) if now.raw.is_some() => None,
+            Snapshot::Frame(frame) => crate::protocol::request::reparse(&frame),
+            Snapshot::Copy(copy) => (copy.args != now.args).then_some(*copy),
+        }
+    }
+}
+
 pub fn lowercase_into<'a, const N: usize>(name: &[u8], buf: &'a mut [u8; N]) -> Option<&'a [u8]> {
     let out = buf.get_mut(..name.len())?;
     for (dst, src) in out.iter_mut().zip(name) {
@@ -163,6 +191,29 @@ pub fn encode_args<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_gives_back_the_command_only_once_it_changed() {
+        use crate::protocol::request::{Limits, RequestParser};
+        let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"[..]);
+        let parse = |buf: &mut BytesMut| {
+            RequestParser::default()
+                .next(buf, &Limits::default())
+                .unwrap()
+                .unwrap()
+        };
+        let mut cmd = parse(&mut buf);
+        assert!(cmd.snapshot().original(&cmd).is_none(), "unchanged");
+        let before = cmd.snapshot();
+        cmd.args_mut()[2] = Bytes::from_static(b"rewritten");
+        let original = before.original(&cmd).expect("changed");
+        assert_eq!(original.args, Command::from_strs(&["SET", "k", "v"]).args);
+        let mut inline = parse(&mut BytesMut::from(&b"GET k\r\n"[..]));
+        assert!(inline.snapshot().original(&inline).is_none());
+        let before = inline.snapshot();
+        inline.args_mut()[1] = Bytes::from_static(b"ws:1:k");
+        assert_eq!(before.original(&inline).unwrap().args[1], "k");
+    }
 
     #[test]
     fn encodes_args_as_resp() {

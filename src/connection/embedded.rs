@@ -357,7 +357,7 @@ fn admit_into(
             return answers.push_back((batch.len(), refusal));
         }
     };
-    let mut original = chain.rewrites_requests().then(|| cmd.clone());
+    let before = chain.rewrites_requests().then(|| cmd.snapshot());
     let (verdict, refusal) = match chain.request(policy, &mut cmd) {
         Ok(verdict) => (verdict, None),
         Err(reply) => {
@@ -368,6 +368,7 @@ fn admit_into(
             (Verdict::default(), Some(reply))
         }
     };
+    let mut original = before.and_then(|b| b.original(&cmd));
     let exec = transaction_plan(
         policy,
         &mut cmd,

@@ -69,10 +69,10 @@ impl Tracked {
 
     /// Runs `cmd` through the chain: admitted, or answered by a policy.
     pub fn admit(chain: &Chain, session: &mut PolicySession, mut cmd: Command) -> Tracked {
-        let original = chain.rewrites_requests().then(|| cmd.clone());
+        let before = chain.rewrites_requests().then(|| cmd.snapshot());
         match chain.request(session, &mut cmd) {
             Ok(verdict) => Tracked {
-                original,
+                original: before.and_then(|b| b.original(&cmd)),
                 ..Tracked::new(cmd, verdict)
             },
             Err(reply) => {

@@ -249,6 +249,18 @@ impl RequestParser {
     }
 }
 
+/// The command in `frame`, a whole request the parser took before ([`Command::snapshot`]);
+/// parsed without limits, as it already passed them.
+pub fn reparse(frame: &Bytes) -> Option<Command> {
+    let limits = Limits {
+        max_request_bytes: usize::MAX,
+        max_args: usize::MAX,
+        max_inline_bytes: usize::MAX,
+    };
+    let mut buf = BytesMut::from(&frame[..]);
+    RequestParser::default().next(&mut buf, &limits).ok()?
+}
+
 /// At most this many argument vectors are kept for reuse by one parser ([`RequestParser::recycle`]).
 const SPARE_VECS: usize = 64;
 /// Only argument vectors with room for at most this many arguments are kept for reuse.
