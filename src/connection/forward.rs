@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
+use super::gate::{self, Gate};
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_frame, push_frame, Tracked};
 use super::{
@@ -147,6 +148,8 @@ pub(super) async fn serve(
     let (mut client_r, mut client_w) = socket.split();
     let mut idle = IdleTimer::new(shared.idle_timeout);
     let mut output = OutputWatch::default();
+    // The two sources woken for every request, polled only when they were (see [`Gate`]).
+    let (mut segments_gate, mut read_gate) = (Gate::default(), Gate::default());
 
     let exit = loop {
         let quiet = d.order.is_empty() && d.job_count == 0;
@@ -208,7 +211,7 @@ pub(super) async fn serve(
             signal = signals.next(), if !d.closing => if signal == Signal::Shutdown {
                 d.closing = true;
             },
-            Some(segment) = segments.recv() => {
+            Some(segment) = std::future::poll_fn(|cx| segments_gate.poll_with(cx, |cx| segments.poll_recv(cx))) => {
                 d.apply_segment(segment);
                 while let Ok(segment) = segments.try_recv() {
                     d.apply_segment(segment);
@@ -249,7 +252,7 @@ pub(super) async fn serve(
                 }
                 _ => break Exit::Closed,
             },
-            read = read_lazily(&mut client_r, &mut rbuf), if read_client => match read {
+            read = gate::through(&mut read_gate, read_lazily(&mut client_r, &mut rbuf)), if read_client => match read {
                 Ok(0) | Err(_) => break Exit::Closed,
                 Ok(n) => {
                     crate::metrics::received(n);

@@ -50,6 +50,16 @@ impl Gate {
         cx: &mut Context<'_>,
         inner: Pin<&mut F>,
     ) -> Poll<F::Output> {
+        self.poll_with(cx, |cx| inner.poll(cx))
+    }
+
+    /// [`Gate::poll`] for a poll function (a channel's `poll_recv`, a socket's `poll_read`):
+    /// `poll` runs only if what it waits for may have made progress.
+    pub fn poll_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
         if !self.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
             // The task to wake is current before the flag is read: a wake after this point
             // finds it, one before set the flag.
@@ -57,13 +67,15 @@ impl Gate {
             *self.flag.task.lock() = Some(task.clone());
             self.task = Some(task);
         }
-        let woken = self.flag.woken.swap(false, Ordering::AcqRel);
-        if self.polled && !woken {
+        // A plain load first: the common answer (not woken) costs no atomic write. A wake
+        // after the load wakes the task again, and the next poll sees it.
+        if self.polled && !self.flag.woken.load(Ordering::Acquire) {
             return Poll::Pending;
         }
+        self.flag.woken.store(false, Ordering::Release);
         self.polled = true;
         let waker = Waker::from(self.flag.clone());
-        let out = inner.poll(&mut Context::from_waker(&waker));
+        let out = poll(&mut Context::from_waker(&waker));
         if out.is_ready() {
             self.polled = false;
         }
@@ -74,6 +86,14 @@ impl Gate {
     pub fn rearm(&mut self) {
         self.polled = false;
     }
+}
+
+/// `inner`, polled through `gate` (see [`Gate::poll`]). For a future built anew on every turn
+/// of a loop over something that keeps its own registration (a socket's readiness): the gate
+/// remembers whether that registration fired.
+pub async fn through<F: Future>(gate: &mut Gate, inner: F) -> F::Output {
+    let mut inner = std::pin::pin!(inner);
+    std::future::poll_fn(|cx| gate.poll(cx, inner.as_mut())).await
 }
 
 #[cfg(test)]
