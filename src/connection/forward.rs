@@ -28,7 +28,7 @@ use super::{
 };
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
-use crate::protocol::{frame_len, Protocol, Reply, RequestParser};
+use crate::protocol::{frame_len, FrameScanner, Protocol, Reply, RequestParser};
 use crate::upstream::link::{Reader, Writer, MAX_REPLY_DEPTH};
 use crate::upstream::pending::{Pending, Route};
 use crate::upstream::pool::{unavailable, Job, Segment};
@@ -49,6 +49,8 @@ struct Pinned {
     reader: Reader,
     writer: Writer,
     rbuf: BytesMut,
+    /// How far the incomplete reply at the start of `rbuf` has been scanned.
+    scan: FrameScanner,
     wbuf: BytesMut,
     pending: Pending,
     in_multi: bool,
@@ -479,6 +481,7 @@ impl Driver {
             reader: link.reader,
             writer: link.writer,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
+            scan: FrameScanner::default(),
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             pending: Pending::default(),
             in_multi: false,
@@ -541,7 +544,7 @@ impl Driver {
     fn route_pinned(&mut self) {
         let p = self.pinned.as_mut().expect("pinned");
         loop {
-            match frame_len(&p.rbuf, MAX_REPLY_DEPTH) {
+            match p.scan.scan(&p.rbuf, MAX_REPLY_DEPTH) {
                 Ok(Some(len)) => {
                     let frame = p.rbuf.split_to(len).freeze();
                     match p.pending.route(&frame) {

@@ -6,7 +6,7 @@ pub mod parse;
 pub mod reply;
 pub mod request;
 
-pub use frame::{frame_len, FrameError};
+pub use frame::{frame_len, FrameError, FrameScanner};
 pub use parse::{parse_reply, parse_reply_prefix};
 pub use reply::{format_double, Protocol, Reply};
 pub use request::{Limits, ParseError, RequestParser};

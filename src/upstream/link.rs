@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use super::url::UpstreamUrl;
 use crate::command::encode_args;
-use crate::protocol::{frame_len, Protocol};
+use crate::protocol::{FrameScanner, Protocol};
 
 /// How deep a reply from the upstream may nest before it is refused as garbage.
 pub const MAX_REPLY_DEPTH: usize = 64;
@@ -202,8 +202,9 @@ impl Link {
 
 /// Reads one complete reply frame.
 pub async fn read_frame(reader: &mut Reader, buf: &mut BytesMut) -> Result<Bytes, UpstreamError> {
+    let mut scan = FrameScanner::default();
     loop {
-        if let Some(len) = frame_len(buf, MAX_REPLY_DEPTH)? {
+        if let Some(len) = scan.scan(buf, MAX_REPLY_DEPTH)? {
             return Ok(buf.split_to(len).freeze());
         }
         if reader.read_buf(buf).await? == 0 {

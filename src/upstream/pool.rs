@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
 use super::{UpstreamConfig, UpstreamError};
 use crate::failover::Health;
-use crate::protocol::{frame_len, Protocol, Reply};
+use crate::protocol::{FrameScanner, Protocol, Reply};
 
 /// Replies for one job, in order. `done` marks the job's last segment.
 #[derive(Debug)]
@@ -131,6 +131,8 @@ struct Conn {
     reader: Reader,
     writer: Writer,
     rbuf: BytesMut,
+    /// How far the incomplete reply at the start of `rbuf` has been scanned.
+    scan: FrameScanner,
     wbuf: BytesMut,
     _counted: crate::metrics::UpstreamGuard,
 }
@@ -164,7 +166,7 @@ async fn run_conn(
                 let c = conn.as_mut().expect("guarded");
                 let outcome = match read {
                     Ok(0) => Err(UpstreamError::Closed),
-                    Ok(_) => deliver(&mut c.rbuf, &mut fifo),
+                    Ok(_) => deliver(&mut c.rbuf, &mut c.scan, &mut fifo),
                     Err(e) => Err(UpstreamError::Io(e)),
                 };
                 last_progress = Instant::now();
@@ -242,6 +244,7 @@ async fn accept(
                         reader: link.reader,
                         writer: link.writer,
                         rbuf: BytesMut::with_capacity(READ_CHUNK),
+                        scan: FrameScanner::default(),
                         wbuf: BytesMut::with_capacity(READ_CHUNK),
                         _counted: crate::metrics::upstream_connected(),
                     });
@@ -279,13 +282,18 @@ async fn accept(
 /// Splits complete replies off `rbuf` and sends them to their jobs, one segment per job per read.
 /// Replies before an invalid (or unasked-for) one are still delivered, so that when the
 /// connection is then lost every job is owed exactly its `remaining` replies: one per request.
-fn deliver(rbuf: &mut BytesMut, fifo: &mut VecDeque<InFlight>) -> Result<(), UpstreamError> {
+/// `scan` goes with `rbuf`: what is left in it is the incomplete reply `scan` has scanned so far.
+fn deliver(
+    rbuf: &mut BytesMut,
+    scan: &mut FrameScanner,
+    fifo: &mut VecDeque<InFlight>,
+) -> Result<(), UpstreamError> {
     let mut end = 0;
     let mut ends = Vec::new(); // (offset where a job's segment ends, job finished)
     let mut finished = 0;
     let mut failed = None;
     loop {
-        let len = match frame_len(&rbuf[end..], MAX_REPLY_DEPTH) {
+        let len = match scan.scan(&rbuf[end..], MAX_REPLY_DEPTH) {
             Ok(Some(len)) => len,
             Ok(None) => break,
             Err(e) => {
@@ -381,17 +389,41 @@ mod tests {
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
         let mut fifo = VecDeque::from([in_flight(tx_a, 2), in_flight(tx_b, 2)]);
         let mut rbuf = BytesMut::from(&b"+OK\r\n:1\r\n$1\r\nx\r\n$3\r\nab"[..]);
-        deliver(&mut rbuf, &mut fifo).unwrap();
+        let mut scan = FrameScanner::default();
+        deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
         let a = rx_a.try_recv().unwrap();
         assert_eq!((&a.data[..], a.done), (&b"+OK\r\n:1\r\n"[..], true));
         let b = rx_b.try_recv().unwrap();
         assert_eq!((&b.data[..], b.done), (&b"$1\r\nx\r\n"[..], false));
         assert_eq!(&rbuf[..], b"$3\r\nab", "the incomplete reply waits");
         rbuf.extend_from_slice(b"c\r\n");
-        deliver(&mut rbuf, &mut fifo).unwrap();
+        deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
         let b = rx_b.try_recv().unwrap();
         assert_eq!((&b.data[..], b.done), (&b"$3\r\nabc\r\n"[..], true));
         assert!(fifo.is_empty());
+    }
+
+    #[test]
+    fn a_reply_over_many_reads_follows_the_ones_split_off_before_it() {
+        let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+        let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+        let mut fifo = VecDeque::from([in_flight(tx_a, 2), in_flight(tx_b, 1)]);
+        let reply = b"*3\r\n$5\r\nfirst\r\n*2\r\n:1\r\n:2\r\n$4\r\nlast\r\n";
+        let mut rbuf = BytesMut::from(&b"+OK\r\n"[..]);
+        let mut scan = FrameScanner::default();
+        for piece in reply.chunks(3) {
+            rbuf.extend_from_slice(piece);
+            deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
+        }
+        rbuf.extend_from_slice(b":7\r\n");
+        deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
+        let a = rx_a.try_recv().unwrap();
+        assert_eq!((&a.data[..], a.done), (&b"+OK\r\n"[..], false));
+        let a = rx_a.try_recv().unwrap();
+        assert_eq!((&a.data[..], a.done), (&reply[..], true));
+        let b = rx_b.try_recv().unwrap();
+        assert_eq!((&b.data[..], b.done), (&b":7\r\n"[..], true));
+        assert!(rbuf.is_empty() && fifo.is_empty());
     }
 
     #[test]
@@ -400,8 +432,9 @@ mod tests {
         let (tx_b, mut rx_b) = mpsc::unbounded_channel();
         let mut fifo = VecDeque::from([in_flight(tx_a, 1), in_flight(tx_b, 2)]);
         let mut rbuf = BytesMut::from(&b"$4\r\ngood\r\n:1\r\n!!!garbage\r\n"[..]);
+        let mut scan = FrameScanner::default();
         assert!(matches!(
-            deliver(&mut rbuf, &mut fifo),
+            deliver(&mut rbuf, &mut scan, &mut fifo),
             Err(UpstreamError::Protocol(_))
         ));
         let a = rx_a.try_recv().unwrap();
@@ -444,8 +477,9 @@ mod tests {
     fn a_reply_nobody_asked_for_is_a_protocol_error() {
         let mut fifo = VecDeque::new();
         let mut rbuf = BytesMut::from(&b"+OK\r\n"[..]);
+        let mut scan = FrameScanner::default();
         assert!(matches!(
-            deliver(&mut rbuf, &mut fifo),
+            deliver(&mut rbuf, &mut scan, &mut fifo),
             Err(UpstreamError::Unasked)
         ));
     }

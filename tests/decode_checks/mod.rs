@@ -10,7 +10,8 @@
 //!
 //! Replies (`check_reply`): framing and parsing never panic; where both `frame_len` and
 //! `parse_reply_prefix` accept the frame they agree on its length; a complete frame less its
-//! last byte is incomplete; encoding a parsed reply is a fixed point (parse and encode it again
+//! last byte is incomplete; a `FrameScanner` fed the input in small pieces answers what
+//! `frame_len` does for the whole of it; encoding a parsed reply is a fixed point (parse and encode it again
 //! and the bytes stay the same, in RESP2 and RESP3); and a frame that is canonical for a
 //! protocol (see [`canonical`]) re-encodes to exactly its own bytes in that protocol.
 
@@ -19,7 +20,8 @@
 use bytes::{Bytes, BytesMut};
 use redis_sidecar::command::encode_args;
 use redis_sidecar::protocol::{
-    format_double, frame_len, parse_reply_prefix, Limits, ParseError, Protocol, RequestParser,
+    format_double, frame_len, parse_reply_prefix, FrameError, FrameScanner, Limits, ParseError,
+    Protocol, RequestParser,
 };
 
 /// Small limits, so that short fuzz inputs reach every limit check.
@@ -113,6 +115,7 @@ pub fn check_reply(data: &[u8]) {
         );
         assert_eq!(frame_len(&data[..n / 2], DEEP), Ok(None), "half of it");
     }
+    assert_eq!(scan_in_pieces(data, DEEP), deep, "scanned in pieces");
     let bytes = Bytes::copy_from_slice(data);
     let Some((reply, m)) = parse_reply_prefix(&bytes) else {
         return;
@@ -143,6 +146,20 @@ pub fn check_reply(data: &[u8]) {
                 &data[..m],
                 "a canonical {proto:?} frame re-encodes as is"
             );
+        }
+    }
+}
+
+/// What a `FrameScanner` answers when `data` arrives a few bytes at a time (piece sizes from
+/// 1 to 7, taken from the data itself): the first answer that is not "incomplete".
+fn scan_in_pieces(data: &[u8], max_depth: usize) -> Result<Option<usize>, FrameError> {
+    let mut scanner = FrameScanner::default();
+    let mut seen = 0;
+    loop {
+        seen = (seen + 1 + data.get(seen).map_or(0, |&b| b as usize % 7)).min(data.len());
+        let answer = scanner.scan(&data[..seen], max_depth);
+        if answer != Ok(None) || seen == data.len() {
+            return answer;
         }
     }
 }
