@@ -162,7 +162,8 @@ def main():
             f.write(POLICIES)
         forwarding = [("sidecar", binary, args.config), ("policies", binary, policies)]
         if args.baseline_binary:
-            targets.append("baseline")
+            if "baseline" not in targets:
+                targets.append("baseline")
             forwarding.append(("baseline", args.baseline_binary, "/dev/null"))
         for name, exe, config in forwarding:
             if name not in targets:

@@ -37,6 +37,9 @@ use crate::upstream::{Link, Upstream, UpstreamError};
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The largest answered job's command list kept for the next job to reuse.
+const SPARE_TRACKS: usize = 64;
+
 enum Slot {
     /// A job on the pool connection, not yet fully answered; its commands when tracked.
     Job(VecDeque<Tracked>),
@@ -86,6 +89,10 @@ struct Driver {
     job: BytesMut,
     job_count: usize,
     job_tracks: VecDeque<Tracked>,
+    /// An answered job's emptied `job_tracks`, for the next job to reuse.
+    spare_tracks: VecDeque<Tracked>,
+    /// Parses the client's requests, and takes back their argument vectors once answered.
+    parser: RequestParser,
     pinned: Option<Pinned>,
     deferred: VecDeque<Tracked>,
     out: BytesMut,
@@ -120,6 +127,8 @@ pub(super) async fn serve(
         job: BytesMut::new(),
         job_count: 0,
         job_tracks: VecDeque::new(),
+        spare_tracks: VecDeque::new(),
+        parser: RequestParser::default(),
         pinned: None,
         deferred: carry.cmds,
         out: BytesMut::new(),
@@ -139,7 +148,6 @@ pub(super) async fn serve(
         chain,
         policy: carry.policy,
     };
-    let mut parser = RequestParser::default();
     let mut rbuf = carry.rbuf;
     let mut batch: Vec<super::Request> = Vec::new();
     let health = upstream.failover.as_ref().map(|f| f.health.clone());
@@ -259,7 +267,7 @@ pub(super) async fn serve(
                 Ok(n) => {
                     crate::metrics::received(n);
                     idle.active();
-                    let fatal = parse_batch(&mut parser, &mut rbuf, &shared.limits, &mut batch);
+                    let fatal = parse_batch(&mut d.parser, &mut rbuf, &shared.limits, &mut batch);
                     shared.chain.refresh(&mut d.chain);
                     for request in batch.drain(..) {
                         if d.closing {
@@ -286,6 +294,8 @@ pub(super) async fn serve(
                     if d.job_count == 0 {
                         release(&mut d.job);
                     }
+                    d.spare_tracks = VecDeque::new();
+                    d.parser.release();
                 }
                 Idle::Timeout if busy => idle.active(),
                 Idle::Timeout => {
@@ -407,8 +417,10 @@ impl Driver {
             reply_to: self.segments_tx.clone(),
         };
         self.job_count = 0;
-        self.order
-            .push_back(Slot::Job(std::mem::take(&mut self.job_tracks)));
+        self.order.push_back(Slot::Job(std::mem::replace(
+            &mut self.job_tracks,
+            std::mem::take(&mut self.spare_tracks),
+        )));
         let pool = self.upstream.pool(self.protocol);
         if self.jobs_in_flight == 0 {
             // Free to move: no reply is owed on the connection used before.
@@ -425,7 +437,7 @@ impl Driver {
                 let mut rest = segment.data.clone();
                 while let Ok(Some(len)) = frame_len(&rest, MAX_REPLY_DEPTH) {
                     let frame = rest.split_to(len);
-                    let Some(tracked) = tracks.pop_front() else {
+                    let Some(mut tracked) = tracks.pop_front() else {
                         break;
                     };
                     finish_frame(
@@ -437,6 +449,7 @@ impl Driver {
                         Served::Upstream,
                         &mut self.out,
                     );
+                    self.parser.recycle(std::mem::take(&mut tracked.cmd.args));
                 }
             }
             _ => self.out.extend_from_slice(&segment.data),
@@ -444,7 +457,13 @@ impl Driver {
         if segment.done {
             debug_assert!(matches!(self.order.front(), Some(Slot::Job(_))));
             self.jobs_in_flight -= 1;
-            self.order.pop_front();
+            if let Some(Slot::Job(mut tracks)) = self.order.pop_front() {
+                // Kept only if small: a deep pipeline's would hold its memory until idle.
+                if tracks.capacity() <= SPARE_TRACKS {
+                    tracks.clear();
+                    self.spare_tracks = tracks;
+                }
+            }
             while let Some(Slot::Local(_)) = self.order.front() {
                 if let Some(Slot::Local(reply)) = self.order.pop_front() {
                     self.out.extend_from_slice(&reply);
