@@ -36,11 +36,24 @@ impl Wake for WakeFlag {
 /// completed, and whenever its waker fired since its last poll; otherwise it is known to be
 /// pending and is not polled. `task` is the waker stored in `flag` (only the poller writes it),
 /// so a poll from the same task, the common case, takes no lock.
-#[derive(Default)]
 pub struct Gate {
     flag: Arc<WakeFlag>,
+    /// `flag` as a waker, made once: the inner future is polled with it.
+    waker: Waker,
     task: Option<Waker>,
     polled: bool,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        let flag = Arc::new(WakeFlag::default());
+        Gate {
+            waker: Waker::from(flag.clone()),
+            flag,
+            task: None,
+            polled: false,
+        }
+    }
 }
 
 impl Gate {
@@ -74,8 +87,7 @@ impl Gate {
         }
         self.flag.woken.store(false, Ordering::Release);
         self.polled = true;
-        let waker = Waker::from(self.flag.clone());
-        let out = poll(&mut Context::from_waker(&waker));
+        let out = poll(&mut Context::from_waker(&self.waker));
         if out.is_ready() {
             self.polled = false;
         }
