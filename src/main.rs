@@ -1,5 +1,6 @@
 use clap::Parser;
 use redis_sidecar::config::{Cli, Config};
+use redis_sidecar::reload::Hangups;
 use redis_sidecar::{logging, server};
 
 /// mimalloc instead of the system allocator: every request allocates its argument vector and
@@ -12,17 +13,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init();
-    let config = match Config::load(&cli) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("redis-sidecar: {e}");
-            std::process::exit(2);
-        }
-    };
-    if cli.check_config {
-        println!("configuration OK");
-        return Ok(());
-    }
     // SIDECAR_THREADS=1 (the default): everything on one thread; N > 1: N worker threads; 0: one
     // per core. Measured on 2 cores (benches/RESULTS.md): cross-thread wake-ups and contention
     // cost more than a second core gains, for forwarding and for the embedded store (whose data
@@ -48,8 +38,26 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?,
     };
+    // Before the configuration is read: from here on a SIGHUP is a reload, not the end.
+    let hangups = {
+        let _context = runtime.enter();
+        Hangups::watch()
+    };
+    let config = match Config::load(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("redis-sidecar: {e}");
+            std::process::exit(2);
+        }
+    };
+    if cli.check_config {
+        println!("configuration OK");
+        return Ok(());
+    }
     runtime.block_on(async {
-        let server = server::Server::bind(config).await?.reload_on_sighup(cli);
+        let server = server::Server::bind(config)
+            .await?
+            .reload_on_sighup(cli, hangups);
         server.run(server::termination_signal()).await;
         Ok(())
     })

@@ -17,7 +17,7 @@ use crate::config::{Cli, Config};
 use crate::connection::{self, Backend, Shared};
 use crate::failover::{monitor, Failover, Journal};
 use crate::protocol::Limits;
-use crate::reload::Reloader;
+use crate::reload::{Hangups, Reloader};
 use crate::store::{Store, StoreConfig};
 use crate::upstream::{Upstream, UpstreamConfig};
 
@@ -35,8 +35,8 @@ pub struct Server {
     backend: Backend,
     /// The primary store's append-only file, when persistence is on.
     aof: Option<Arc<Journal>>,
-    /// The flags to reload the configuration with on SIGHUP (None: no reloads).
-    reload: Option<Cli>,
+    /// The flags to reload the configuration with on SIGHUP, and the SIGHUPs (None: no reloads).
+    reload: Option<(Cli, Hangups)>,
 }
 
 impl Server {
@@ -98,8 +98,8 @@ impl Server {
 
     /// Reloads the configuration on SIGHUP, from the same file with the same flags (`cli`,
     /// the flags `config` was loaded with) and environment; see [`crate::reload`].
-    pub fn reload_on_sighup(mut self, cli: Cli) -> Server {
-        self.reload = Some(cli);
+    pub fn reload_on_sighup(mut self, cli: Cli, hangups: Hangups) -> Server {
+        self.reload = Some((cli, hangups));
         self
     }
 
@@ -118,11 +118,11 @@ impl Server {
     pub async fn run(mut self, stop: impl Future<Output = ()>) {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         // The policy chain, replaced on SIGHUP (crate::reload).
-        let reloader = Reloader::new(
-            self.reload.take(),
-            self.config.clone(),
-            self.backend.clone(),
-        );
+        let (cli, hangups) = match self.reload.take() {
+            Some((cli, hangups)) => (Some(cli), hangups),
+            None => (None, Hangups::none()),
+        };
+        let reloader = Reloader::new(cli, self.config.clone(), self.backend.clone());
         let shared = Shared {
             backend: self.backend.clone(),
             limits: Limits {
@@ -134,7 +134,7 @@ impl Server {
             shutdown: shutdown_rx.clone(),
             chain: reloader.swap().cache(),
         };
-        reloader.spawn(shutdown_rx.clone());
+        reloader.spawn(shutdown_rx.clone(), hangups);
         match &self.backend {
             Backend::Embedded(store) => {
                 tracing::info!(listen = %self.local_addr(), "serving from the embedded store (no upstream configured)");

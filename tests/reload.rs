@@ -283,3 +283,85 @@ fn the_embedded_store_takes_new_tenants_without_dropping_clients() {
     ok(&mut app, &["AUTH", "bob", "new"]);
     assert_eq!(app.call(&["GET", "k"]), "$5\r\nbob's\r\n");
 }
+
+/// Whether process `pid` has a handler for SIGHUP (bit 0 of `SigCgt` in /proc/PID/status).
+fn catches_sighup(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & 1 == 1)
+}
+
+/// Whether process `pid` has `path` open.
+fn holds_open(pid: u32, path: &std::path::Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .any(|target| target == path)
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
+    // The configuration file is a FIFO, so the sidecar waits in the middle of starting, reading
+    // it, until this test writes it: a SIGHUP sent then arrives while it starts.
+    let dir = temp_dir();
+    let fifo = dir.join("sidecar.toml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (port, http) = (support::free_port(), support::free_port());
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .arg("--config")
+        .arg(&fifo)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("PORT")
+        .env_remove("REDIS_URL")
+        .env_remove("UPSTASH_REDIS_URL")
+        .env_remove("SIDECAR_UPSTREAM_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until("SIGHUP caught while starting", WAIT, || catches_sighup(pid));
+    let sent = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Written twice: once as the sidecar starts, once more for the reload the SIGHUP asked for
+    // (each write waits for the sidecar to open the FIFO; the second only once the first read
+    // is closed, or both would be read as one file).
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::fs::write(&fifo, "[slowlog]\nthreshold_ms = 10\n").unwrap();
+            wait_until("the first read closed", WAIT, || !holds_open(pid, &fifo));
+            std::fs::write(&fifo, "[slowlog]\nthreshold_ms = 20\n").unwrap();
+        })
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_until("the sidecar serving after the SIGHUP", WAIT, || {
+        RawClient::try_connect(addr)
+            .ok()
+            .and_then(|mut c| c.try_call(&["PING"]))
+            .is_some_and(|r| r == "+PONG\r\n")
+    });
+    wait_until("the SIGHUP's reload", WAIT, || {
+        let (status, body) = http_get(SocketAddr::from(([127, 0, 0, 1], http)), "/metrics");
+        status == 200 && value(&body, "redis_sidecar_config_reloads_total{result=\"ok\"}") == 1.0
+    });
+    writer.join().unwrap();
+    assert!(matches!(child.try_wait(), Ok(None)), "the sidecar exited");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -145,28 +145,15 @@ impl Reloader {
         file.map_or_else(|| "(none)".into(), |f| f.display().to_string())
     }
 
-    /// Reloads on every SIGHUP until `shutdown`; then drops the chain's layers (stopping their
-    /// tasks). The signal handler is installed before this returns, so a SIGHUP sent once the
-    /// server answers cannot kill the process. Without flags to reload from, only waits.
-    pub fn spawn(mut self, mut shutdown: watch::Receiver<bool>) {
-        #[cfg(unix)]
-        let mut hangups = self.cli.as_ref().and_then(|_| {
-            use tokio::signal::unix::{signal, SignalKind};
-            signal(SignalKind::hangup())
-                .map_err(|e| tracing::warn!(error = %e, "cannot watch SIGHUP; reloads are off"))
-                .ok()
-        });
+    /// Reloads on every SIGHUP `hangups` receives until `shutdown`; then drops the chain's
+    /// layers (stopping their tasks). Without flags to reload from, only waits.
+    pub fn spawn(mut self, mut shutdown: watch::Receiver<bool>, mut hangups: Hangups) {
+        if self.cli.is_none() {
+            hangups = Hangups::none();
+        }
         tokio::spawn(async move {
             loop {
-                #[cfg(unix)]
-                let hangup = async {
-                    match hangups.as_mut() {
-                        Some(h) => h.recv().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                #[cfg(not(unix))]
-                let hangup = std::future::pending::<Option<()>>();
+                let hangup = hangups.next();
                 tokio::select! {
                     _ = shutdown.changed() => break,
                     Some(()) = hangup => {
@@ -177,6 +164,48 @@ impl Reloader {
             }
             drop(self);
         });
+    }
+}
+
+/// SIGHUPs, watched from before the configuration is read (see `main`): SIGHUP's default
+/// action ends the process, so one sent while the sidecar starts would otherwise kill it;
+/// watched, it becomes a reload once the sidecar serves.
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Installs the SIGHUP handler (within a runtime context); a failure is logged and reloads
+    /// are off.
+    pub fn watch() -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|e| tracing::warn!(error = %e, "cannot watch SIGHUP; reloads are off"))
+                .ok();
+            Hangups { signal }
+        }
+        #[cfg(not(unix))]
+        Hangups {}
+    }
+
+    /// No SIGHUPs (a server run in-process, without reloads).
+    pub fn none() -> Hangups {
+        Hangups {
+            #[cfg(unix)]
+            signal: None,
+        }
+    }
+
+    /// Completes with the next SIGHUP (`None` if the handler is gone); never without a watch.
+    async fn next(&mut self) -> Option<()> {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            return signal.recv().await;
+        }
+        std::future::pending().await
     }
 }
 
