@@ -19,6 +19,7 @@ use crate::failover::{monitor, Failover, Journal};
 use crate::protocol::Limits;
 use crate::reload::{Hangups, Reloader};
 use crate::store::{Store, StoreConfig};
+use crate::upstream::tls::TlsClient;
 use crate::upstream::{Upstream, UpstreamConfig};
 
 /// How long connections get to finish after shutdown begins.
@@ -66,7 +67,7 @@ impl Server {
                     command_timeout: config.command_timeout,
                     connections: config.upstream_connections,
                     dedicated: config.dedicated_connections,
-                    tls: config.tls.clone(),
+                    tls: config.tls.clone().map(|t| Arc::new(TlsClient::new(t))),
                 };
                 Backend::Upstream(Arc::new(Upstream::start(upstream, failover)))
             }

@@ -4,6 +4,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use redis_sidecar::config::Cli;
@@ -243,4 +244,83 @@ fn an_unreadable_ca_file_is_a_configuration_error() {
         err.contains("upstream.ca_file") && err.contains("/nonexistent/ca.pem"),
         "{err}"
     );
+}
+
+/// redis-server on `port` with TLS on `tls_port` and `pki`'s certificate, files in `dir` (so a
+/// restart with another certificate keeps both ports).
+fn tls_redis_on(pki: &Pki, port: u16, tls_port: u16, dir: &Path) -> RedisServer {
+    RedisServer::start_in(
+        port,
+        dir.to_path_buf(),
+        &[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &pki.path("server.pem"),
+            "--tls-key-file",
+            &pki.path("server.key"),
+            "--tls-ca-cert-file",
+            &pki.path("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "secret",
+        ],
+    )
+}
+
+#[test]
+fn a_reload_trusts_a_rotated_ca_file() {
+    let (old, new) = (
+        Pki::new("rotate-old", &["localhost"]),
+        Pki::new("rotate-new", &["localhost"]),
+    );
+    let (port, tls_port, dir) = (
+        support::free_port(),
+        support::free_port(),
+        support::temp_dir(),
+    );
+    let mut redis = tls_redis_on(&old, port, tls_port, &dir);
+    let ca = dir.join("trusted-ca.pem");
+    std::fs::copy(old.dir.join("ca.pem"), &ca).unwrap();
+    let config = dir.join("sidecar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[upstream]\nca_file = \"{}\"\n[fallback]\nenabled = false\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let url = format!("rediss://default:secret@localhost:{tls_port}");
+    let (mut child, addr) =
+        sidecar_binary(&["--upstream", &url, "--config", config.to_str().unwrap()]);
+    let mut c = RawClient::connect(addr);
+    assert_eq!(c.call(&["SET", "flow:state:rotated", "old"]), "+OK\r\n");
+
+    // The server's certificate is rotated to one from a new CA: new connections are refused.
+    redis.kill();
+    let _redis = tls_redis_on(&new, port, tls_port, &dir);
+    support::wait_until(
+        "the new certificate refused",
+        Duration::from_secs(10),
+        || show(&c.call(&["GET", "flow:state:rotated"])).contains("invalid peer certificate"),
+    );
+
+    // The CA file is rotated too, and a reload trusts it: no restart.
+    std::fs::copy(new.dir.join("ca.pem"), &ca).unwrap();
+    let sent = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    support::wait_until("the rotated CA trusted", Duration::from_secs(10), || {
+        c.call(&["SET", "flow:state:rotated", "new"]) == "+OK\r\n"
+    });
+    assert_eq!(
+        redis_cli_tls(&new, tls_port, &["GET", "flow:state:rotated"]),
+        "new"
+    );
+    let log = stop_and_read_log(&mut child);
+    assert!(log.contains("configuration reloaded"), "{log}");
 }

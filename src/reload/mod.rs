@@ -113,6 +113,13 @@ impl Reloader {
                 restart.join(", ")
             );
         }
+        // The CA file was read again by the load: new upstream connections trust what it
+        // holds now (a rotated CA), those already open go on.
+        if let (Backend::Upstream(upstream), Some(tls)) = (&self.backend, &loaded.tls) {
+            if let Some(client) = &upstream.config.tls {
+                client.replace(tls.clone());
+            }
+        }
         let layers = Layers::build(&loaded, &self.backend, Some(&self.layers));
         self.swap.replace(layers.chain.clone());
         // Dropping the old layers stops their tasks; connections still holding the old chain

@@ -80,8 +80,8 @@ pub struct UpstreamConfig {
     pub connections: usize,
     /// Most connections pinned to single clients (MULTI, blocking, pub/sub) at once.
     pub dedicated: usize,
-    /// The TLS client configuration, for `rediss://` upstreams.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The TLS client configuration, for `rediss://` upstreams (replaced by reloads).
+    pub tls: Option<Arc<super::tls::TlsClient>>,
 }
 
 /// An open, authenticated upstream connection speaking `protocol`.
@@ -125,7 +125,7 @@ impl Link {
                         reason,
                     };
                     let name = super::tls::server_name(&host).map_err(tls_error)?;
-                    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                    let stream = tokio_rustls::TlsConnector::from(tls.current())
                         .connect(name, stream)
                         .await
                         .map_err(|e| tls_error(e.to_string()))?;

@@ -51,6 +51,27 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// The TLS client configuration new upstream connections are made with. A reload replaces it
+/// (so a rotated CA file is trusted without a restart); connections already open keep the one
+/// they were made with.
+#[derive(Debug)]
+pub struct TlsClient(parking_lot::RwLock<Arc<ClientConfig>>);
+
+impl TlsClient {
+    pub fn new(config: Arc<ClientConfig>) -> TlsClient {
+        TlsClient(parking_lot::RwLock::new(config))
+    }
+
+    /// The configuration for a connection made now.
+    pub fn current(&self) -> Arc<ClientConfig> {
+        self.0.read().clone()
+    }
+
+    pub fn replace(&self, config: Arc<ClientConfig>) {
+        *self.0.write() = config;
+    }
+}
+
 /// The name the upstream's certificate must carry.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string())
