@@ -114,8 +114,13 @@ impl Reloader {
             );
         }
         // The CA file was read again by the load: new upstream connections trust what it
-        // holds now (a rotated CA), those already open go on.
-        if let (Backend::Upstream(upstream), Some(tls)) = (&self.backend, &loaded.tls) {
+        // holds now (a rotated CA), those already open go on. Not if skipping verification
+        // was turned on or off: that waits for a restart, as logged.
+        let same_verification =
+            loaded.tls_insecure_skip_verify == self.running.tls_insecure_skip_verify;
+        if let (Backend::Upstream(upstream), Some(tls), true) =
+            (&self.backend, &loaded.tls, same_verification)
+        {
             if let Some(client) = &upstream.config.tls {
                 client.replace(tls.clone());
             }

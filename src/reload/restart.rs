@@ -32,7 +32,8 @@ pub fn changed(running: &Config, loaded: &Config) -> Vec<&'static str> {
             "upstream.tls_insecure_skip_verify",
             a.tls_insecure_skip_verify != b.tls_insecure_skip_verify,
         ),
-        // The CA file is read into `tls` at load; a different file cannot be compared here.
+        // The CA file is read again by every reload and put in force (see `Reloader`); TLS being
+        // on or off follows the URL.
         ("upstream.ca_file", a.tls.is_some() != b.tls.is_some()),
         ("fallback.enabled", a.fallback != b.fallback),
         ("fallback.journal_dir", a.journal_dir != b.journal_dir),
