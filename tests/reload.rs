@@ -10,7 +10,7 @@ mod tools;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +30,26 @@ struct Running {
     stderr: Arc<Mutex<String>>,
 }
 
+/// The sidecar binary on `port` and `http` with config file `file`, its data under `dir`, and
+/// no upstream from the environment.
+fn sidecar_command(port: u16, http: u16, file: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .arg("--config")
+        .arg(file)
+        .arg("--journal-dir")
+        .arg(dir.join("journal"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("PORT")
+        .env_remove("REDIS_URL")
+        .env_remove("UPSTASH_REDIS_URL")
+        .env_remove("SIDECAR_UPSTREAM_URL");
+    command
+}
+
 impl Running {
     /// The sidecar in front of `upstream`, or serving from its embedded store (None).
     fn start(upstream: Option<&str>, toml: &str) -> Running {
@@ -39,26 +59,14 @@ impl Running {
         let mut http = 0;
         let (mut child, addr) = spawn_sidecar(|port, http_port| {
             http = http_port;
-            let mut command = Command::new(BIN);
+            let mut command = sidecar_command(port, http_port, &file, &dir);
             command
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .args(["--http", &format!("127.0.0.1:{http_port}")])
                 .args(
                     upstream
                         .map(|url| ["--upstream", url])
                         .into_iter()
                         .flatten(),
                 )
-                .arg("--config")
-                .arg(&file)
-                .arg("--journal-dir")
-                .arg(dir.join("journal"))
-                .arg("--data-dir")
-                .arg(dir.join("data"))
-                .env_remove("PORT")
-                .env_remove("REDIS_URL")
-                .env_remove("UPSTASH_REDIS_URL")
-                .env_remove("SIDECAR_UPSTREAM_URL")
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
@@ -294,16 +302,6 @@ fn catches_sighup(pid: u32) -> bool {
         .is_some_and(|mask| mask & 1 == 1)
 }
 
-/// Whether process `pid` has `path` open.
-fn holds_open(pid: u32, path: &std::path::Path) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|fds| {
-            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-                .any(|target| target == path)
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
     // The configuration file is a FIFO, so the sidecar waits in the middle of starting, reading
@@ -316,17 +314,7 @@ fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
         .unwrap()
         .success());
     let (port, http) = (support::free_port(), support::free_port());
-    let mut child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--http", &format!("127.0.0.1:{http}")])
-        .arg("--config")
-        .arg(&fifo)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env_remove("PORT")
-        .env_remove("REDIS_URL")
-        .env_remove("UPSTASH_REDIS_URL")
-        .env_remove("SIDECAR_UPSTREAM_URL")
+    let mut child = sidecar_command(port, http, &fifo, &dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -339,17 +327,20 @@ fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
         .unwrap();
     assert!(sent.success());
     // Written twice: once as the sidecar starts, once more for the reload the SIGHUP asked for
-    // (each write waits for the sidecar to open the FIFO; the second only once the first read
-    // is closed, or both would be read as one file).
+    // (each write waits for the sidecar to open the FIFO). The second waits until the sidecar
+    // listens, which it does only after the first read is over: written while that read is
+    // still open, both would be read as one file.
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
             std::fs::write(&fifo, "[slowlog]\nthreshold_ms = 10\n").unwrap();
-            wait_until("the first read closed", WAIT, || !holds_open(pid, &fifo));
+            wait_until("the sidecar listening", WAIT, || {
+                std::net::TcpStream::connect(addr).is_ok()
+            });
             std::fs::write(&fifo, "[slowlog]\nthreshold_ms = 20\n").unwrap();
         })
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_until("the sidecar serving after the SIGHUP", WAIT, || {
         RawClient::try_connect(addr)
             .ok()

@@ -44,10 +44,9 @@ impl Pki {
     }
 }
 
-/// redis-server with a plain port (for readiness and direct checks) and a TLS port.
-fn tls_redis(pki: &Pki) -> (RedisServer, u16) {
-    let tls_port = support::free_port();
-    let redis = RedisServer::start_with(&[
+/// redis-server's flags for TLS on `tls_port` with `pki`'s certificate, and a password.
+fn tls_flags(pki: &Pki, tls_port: u16) -> Vec<String> {
+    [
         "--tls-port",
         &tls_port.to_string(),
         "--tls-cert-file",
@@ -60,7 +59,16 @@ fn tls_redis(pki: &Pki) -> (RedisServer, u16) {
         "no",
         "--requirepass",
         "secret",
-    ]);
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// redis-server with a plain port (for readiness and direct checks) and a TLS port.
+fn tls_redis(pki: &Pki) -> (RedisServer, u16) {
+    let tls_port = support::free_port();
+    let flags = tls_flags(pki, tls_port);
+    let redis = RedisServer::start_with(&flags.iter().map(String::as_str).collect::<Vec<_>>());
     (redis, tls_port)
 }
 
@@ -249,24 +257,9 @@ fn an_unreadable_ca_file_is_a_configuration_error() {
 /// redis-server on `port` with TLS on `tls_port` and `pki`'s certificate, files in `dir` (so a
 /// restart with another certificate keeps both ports).
 fn tls_redis_on(pki: &Pki, port: u16, tls_port: u16, dir: &Path) -> RedisServer {
-    RedisServer::start_in(
-        port,
-        dir.to_path_buf(),
-        &[
-            "--tls-port",
-            &tls_port.to_string(),
-            "--tls-cert-file",
-            &pki.path("server.pem"),
-            "--tls-key-file",
-            &pki.path("server.key"),
-            "--tls-ca-cert-file",
-            &pki.path("ca.pem"),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            "secret",
-        ],
-    )
+    let flags = tls_flags(pki, tls_port);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    RedisServer::start_in(port, dir.to_path_buf(), &flags)
 }
 
 #[test]
