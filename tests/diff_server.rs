@@ -415,7 +415,14 @@ fn monitor_lines_agree() {
         for cmd in commands {
             c.call(cmd);
         }
-        let mut seen = Vec::new();
+        let flags: Vec<String> = support::client_list(&mut c)
+            .iter()
+            .filter(|l| l.contains(" cmd=monitor "))
+            .filter_map(|l| l.split(' ').find(|f| f.starts_with("flags=")))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(flags.len(), 1, "the monitor's CLIENT LIST line");
+        let mut seen = vec![format!("the monitor in CLIENT LIST: {flags:?}")];
         loop {
             let line = String::from_utf8_lossy(&monitor.read_reply()).into_owned();
             // `+<secs>.<micros> [<db> <addr>] ...`: keep the db and what follows the address.

@@ -18,6 +18,9 @@ use crate::protocol::Reply;
 fn line(ctx: &Ctx, id: u64, meta: &Meta, now: u64, out: &mut String) {
     let (sub, psub, ssub) = ctx.state.pubsub.counts(id);
     let mut flags = String::new();
+    if ctx.state.monitors.contains(id) {
+        flags.push('O');
+    }
     if sub + psub + ssub > 0 {
         flags.push('P');
     }

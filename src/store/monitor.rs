@@ -50,9 +50,14 @@ impl Monitors {
 
     /// Client `id` sees commands from now on, through `pushes`.
     pub fn add(&mut self, id: u64, pushes: mpsc::Sender<Reply>) {
-        if !self.watchers.iter().any(|(w, _)| *w == id) {
+        if !self.contains(id) {
             self.watchers.push((id, pushes));
         }
+    }
+
+    /// Whether client `id` is a monitor.
+    pub fn contains(&self, id: u64) -> bool {
+        self.watchers.iter().any(|(w, _)| *w == id)
     }
 
     /// Client `id` is no longer a monitor (RESET, or it left).
