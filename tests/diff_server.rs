@@ -409,6 +409,10 @@ fn monitor_lines_agree() {
             &["INCR", "n"],
             &["EXEC"],
             &["EVAL", "return redis.call('SET', KEYS[1], '1')", "1", "x"],
+            &["MULTI"],
+            &["EVAL", "return redis.call('SET', KEYS[1], '2')", "1", "x"],
+            &["GET", "x"],
+            &["EXEC"],
             &["HELLO", "2", "AUTH", "default", "secret"],
             &["PING"],
         ];

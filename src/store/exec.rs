@@ -256,20 +256,7 @@ impl Session {
                 return Outcome::Reply(Reply::status("QUEUED"));
             }
         }
-        // Monitors see a command once it ran, but a script before the commands it runs (the
-        // order Redis shows them in).
-        let script = spec.name.starts_with("eval");
-        if script && !state.monitors.is_empty() {
-            state
-                .monitors
-                .feed(&self.client, spec.name, &cmd.args, false);
-        }
-        let (reply, block) = run(state, &mut self.client, spec, &cmd.args);
-        if !script && !state.monitors.is_empty() {
-            state
-                .monitors
-                .feed(&self.client, spec.name, &cmd.args, false);
-        }
+        let (reply, block) = run_shown(state, &mut self.client, spec, &cmd.args);
         match block {
             Some(block) if !self.client.no_block => {
                 let (tx, rx) = oneshot::channel();
@@ -389,15 +376,7 @@ impl Session {
             .queued
             .iter()
             .map(|cmd| match table::lookup(cmd.name()) {
-                Some(spec) => {
-                    let reply = run(state, &mut self.client, spec, &cmd.args).0;
-                    if !state.monitors.is_empty() {
-                        state
-                            .monitors
-                            .feed(&self.client, spec.name, &cmd.args, false);
-                    }
-                    reply
-                }
+                Some(spec) => run_shown(state, &mut self.client, spec, &cmd.args).0,
                 None => unknown_command(&cmd.args),
             })
             .collect();
@@ -424,6 +403,25 @@ impl Session {
             state.monitors.remove(self.client.id);
         });
     }
+}
+
+/// [`run`] for a command a client sent, shown to monitors: a command once it ran, but a script
+/// before the commands it runs (the order Redis shows them in).
+fn run_shown(
+    state: &mut State,
+    client: &mut Client,
+    spec: &Spec,
+    argv: &[Bytes],
+) -> (Reply, Option<super::BlockSpec>) {
+    let script = spec.name.starts_with("eval");
+    if script && !state.monitors.is_empty() {
+        state.monitors.feed(client, spec.name, argv, false);
+    }
+    let ran = run(state, client, spec, argv);
+    if !script && !state.monitors.is_empty() {
+        state.monitors.feed(client, spec.name, argv, false);
+    }
+    ran
 }
 
 /// Runs one command's handler; returns its reply and the block it asked for, if any.
