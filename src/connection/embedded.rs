@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::gate::{self, Gate};
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_reply, transaction_plan, Tracked};
 use super::{
@@ -83,6 +84,8 @@ pub(super) async fn serve(
     let mut unparsed = true;
     let mut idle = IdleTimer::new(shared.idle_timeout);
     let mut output = OutputWatch::default();
+    // Polled only when they woke (see [`Gate`]).
+    let (mut pushes_gate, mut read_gate) = (Gate::default(), Gate::default());
     let exit = 'conn: loop {
         if !unparsed {
             let (mut reader, mut writer) = socket.split();
@@ -93,7 +96,7 @@ pub(super) async fn serve(
                     flush(socket, &mut wbuf).await;
                     break Exit::Closed;
                 },
-                Some(push) = pushes.recv() => {
+                Some(push) = std::future::poll_fn(|cx| pushes_gate.poll_with(cx, |cx| pushes.poll_recv(cx))) => {
                     let mut next = Some(push);
                     while let Some(mut push) = next {
                         if chain.rewrites_pushes() {
@@ -120,7 +123,7 @@ pub(super) async fn serve(
                     }
                     _ => break Exit::Closed,
                 },
-                read = read_lazily(&mut reader, &mut rbuf), if read_more => match read {
+                read = gate::through(&mut read_gate, read_lazily(&mut reader, &mut rbuf)), if read_more => match read {
                     Ok(0) | Err(_) => break Exit::Closed,
                     Ok(n) => {
                         crate::metrics::received(n);
@@ -201,7 +204,9 @@ pub(super) async fn serve(
                                     }
                                 }
                                 // Watch the socket: a client that leaves un-parks its command.
-                                read = read_lazily(socket, &mut rbuf), if rbuf.len() < BACKPRESSURE_BYTES => match read {
+                                // Through the same gate: a read polled with another waker
+                                // would leave the gate waiting for a wake that never comes.
+                                read = gate::through(&mut read_gate, read_lazily(socket, &mut rbuf)), if rbuf.len() < BACKPRESSURE_BYTES => match read {
                                     Ok(0) | Err(_) => break 'conn Exit::Closed,
                                     Ok(n) => {
                                         crate::metrics::received(n);

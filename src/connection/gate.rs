@@ -102,7 +102,9 @@ impl Gate {
 
 /// `inner`, polled through `gate` (see [`Gate::poll`]). For a future built anew on every turn
 /// of a loop over something that keeps its own registration (a socket's readiness): the gate
-/// remembers whether that registration fired.
+/// remembers whether that registration fired. Every poll of that source must go through the
+/// same gate: one with another waker replaces the gate's registration, and the gate would
+/// wait for a wake that never comes.
 pub async fn through<F: Future>(gate: &mut Gate, inner: F) -> F::Output {
     let mut inner = std::pin::pin!(inner);
     std::future::poll_fn(|cx| gate.poll(cx, inner.as_mut())).await
