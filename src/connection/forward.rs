@@ -433,10 +433,19 @@ impl Driver {
     fn apply_segment(&mut self, segment: Segment) {
         match self.order.front_mut() {
             Some(Slot::Job(tracks)) if !tracks.is_empty() => {
-                // Tracked: each reply goes through the chain with its command.
+                // Tracked: each reply goes through the chain with its command. The segment holds
+                // `replies` whole replies, so the last one is what is left (and a segment of
+                // one reply, the usual one, is not scanned again).
                 let mut rest = segment.data.clone();
-                while let Ok(Some(len)) = frame_len(&rest, MAX_REPLY_DEPTH) {
-                    let frame = rest.split_to(len);
+                for i in 1..=segment.replies {
+                    let frame = if i == segment.replies {
+                        std::mem::take(&mut rest)
+                    } else {
+                        match frame_len(&rest, MAX_REPLY_DEPTH) {
+                            Ok(Some(len)) => rest.split_to(len),
+                            _ => break,
+                        }
+                    };
                     let Some(mut tracked) = tracks.pop_front() else {
                         break;
                     };

@@ -25,7 +25,9 @@ use crate::protocol::{FrameScanner, Protocol, Reply};
 /// Replies for one job, in order. `done` marks the job's last segment.
 #[derive(Debug)]
 pub struct Segment {
+    /// `replies` complete replies, back to back.
     pub data: Bytes,
+    pub replies: usize,
     pub done: bool,
 }
 
@@ -289,7 +291,9 @@ fn deliver(
     fifo: &mut VecDeque<InFlight>,
 ) -> Result<(), UpstreamError> {
     let mut end = 0;
-    let mut ends = Vec::new(); // (offset where a job's segment ends, job finished)
+    // (offset where a job's segment ends, replies in it, job finished)
+    let mut ends = Vec::new();
+    let mut replies = 0;
     let mut finished = 0;
     let mut failed = None;
     loop {
@@ -306,21 +310,24 @@ fn deliver(
             break;
         };
         end += len;
+        replies += 1;
         front.remaining -= 1;
         if front.remaining == 0 {
-            ends.push((end, true));
+            ends.push((end, replies, true));
+            replies = 0;
             finished += 1;
         }
     }
     if end > 0 {
-        if ends.last().is_none_or(|(at, _)| *at < end) {
-            ends.push((end, false));
+        if replies > 0 {
+            ends.push((end, replies, false));
         }
         let chunk = rbuf.split_to(end).freeze();
         let mut start = 0;
-        for (at, done) in ends {
+        for (at, replies, done) in ends {
             let segment = Segment {
                 data: chunk.slice(start..at),
+                replies,
                 done,
             };
             let job = if done { fifo.pop_front() } else { None };
@@ -362,6 +369,7 @@ fn fail_job_text(reply_to: mpsc::UnboundedSender<Segment>, count: usize, why: &s
     }
     let _ = reply_to.send(Segment {
         data: data.freeze(),
+        replies: count,
         done: true,
     });
 }
@@ -392,14 +400,23 @@ mod tests {
         let mut scan = FrameScanner::default();
         deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
         let a = rx_a.try_recv().unwrap();
-        assert_eq!((&a.data[..], a.done), (&b"+OK\r\n:1\r\n"[..], true));
+        assert_eq!(
+            (&a.data[..], a.replies, a.done),
+            (&b"+OK\r\n:1\r\n"[..], 2, true)
+        );
         let b = rx_b.try_recv().unwrap();
-        assert_eq!((&b.data[..], b.done), (&b"$1\r\nx\r\n"[..], false));
+        assert_eq!(
+            (&b.data[..], b.replies, b.done),
+            (&b"$1\r\nx\r\n"[..], 1, false)
+        );
         assert_eq!(&rbuf[..], b"$3\r\nab", "the incomplete reply waits");
         rbuf.extend_from_slice(b"c\r\n");
         deliver(&mut rbuf, &mut scan, &mut fifo).unwrap();
         let b = rx_b.try_recv().unwrap();
-        assert_eq!((&b.data[..], b.done), (&b"$3\r\nabc\r\n"[..], true));
+        assert_eq!(
+            (&b.data[..], b.replies, b.done),
+            (&b"$3\r\nabc\r\n"[..], 1, true)
+        );
         assert!(fifo.is_empty());
     }
 
