@@ -314,12 +314,14 @@ fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
         .unwrap()
         .success());
     let (port, http) = (support::free_port(), support::free_port());
-    let mut child = sidecar_command(port, http, &fifo, &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let mut child = support::KillOnDrop(
+        sidecar_command(port, http, &fifo, &dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
     wait_until("SIGHUP caught while starting", WAIT, || catches_sighup(pid));
     let sent = Command::new("kill")
         .args(["-HUP", &pid.to_string()])
@@ -352,7 +354,5 @@ fn a_sighup_while_starting_is_a_reload_once_serving_not_the_end() {
         status == 200 && value(&body, "redis_sidecar_config_reloads_total{result=\"ok\"}") == 1.0
     });
     writer.join().unwrap();
-    assert!(matches!(child.try_wait(), Ok(None)), "the sidecar exited");
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(matches!(child.0.try_wait(), Ok(None)), "the sidecar exited");
 }

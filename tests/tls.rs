@@ -286,8 +286,8 @@ fn a_reload_trusts_a_rotated_ca_file() {
     )
     .unwrap();
     let url = format!("rediss://default:secret@localhost:{tls_port}");
-    let (mut child, addr) =
-        sidecar_binary(&["--upstream", &url, "--config", config.to_str().unwrap()]);
+    let (child, addr) = sidecar_binary(&["--upstream", &url, "--config", config.to_str().unwrap()]);
+    let mut child = support::KillOnDrop(child);
     let mut c = RawClient::connect(addr);
     assert_eq!(c.call(&["SET", "flow:state:rotated", "old"]), "+OK\r\n");
 
@@ -303,7 +303,7 @@ fn a_reload_trusts_a_rotated_ca_file() {
     // The CA file is rotated too, and a reload trusts it: no restart.
     std::fs::copy(new.dir.join("ca.pem"), &ca).unwrap();
     let sent = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
@@ -314,6 +314,6 @@ fn a_reload_trusts_a_rotated_ca_file() {
         redis_cli_tls(&new, tls_port, &["GET", "flow:state:rotated"]),
         "new"
     );
-    let log = stop_and_read_log(&mut child);
+    let log = stop_and_read_log(&mut child.0);
     assert!(log.contains("configuration reloaded"), "{log}");
 }

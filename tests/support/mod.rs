@@ -237,6 +237,16 @@ pub fn stop_and_read_log(child: &mut Child) -> String {
     log
 }
 
+/// A child process killed and reaped when dropped, so a failed assertion leaves none behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The sidecar running in-process on its own runtime thread; stopped on drop.
 pub struct Sidecar {
     pub addr: SocketAddr,
