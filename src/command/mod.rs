@@ -73,7 +73,6 @@ impl Command {
             .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
     }
 
-    /// Mutable access to the arguments; the raw frame is dropped since it no longer matches.
     /// A way back to this command as it is now, should a policy rewrite it: for a command that
     /// arrived as one frame, that frame (nothing is copied); otherwise a copy.
     pub fn snapshot(&self) -> Snapshot {
@@ -83,6 +82,7 @@ impl Command {
         }
     }
 
+    /// Mutable access to the arguments; the raw frame is dropped since it no longer matches.
     pub fn args_mut(&mut self) -> &mut Vec<Bytes> {
         self.raw = None;
         &mut self.args
@@ -110,8 +110,6 @@ impl Command {
     }
 }
 
-/// `name` in ASCII lowercase, written into `buf` (no allocation); None if it does not fit, which
-/// for command names means an unknown command.
 /// A command as it was before policies ran ([`Command::snapshot`]).
 pub enum Snapshot {
     /// The frame it arrived in. Invariant: a command keeps its frame (`raw`) until it is
@@ -131,6 +129,8 @@ impl Snapshot {
     }
 }
 
+/// `name` in ASCII lowercase, written into `buf` (no allocation); None if it does not fit, which
+/// for command names means an unknown command.
 pub fn lowercase_into<'a, const N: usize>(name: &[u8], buf: &'a mut [u8; N]) -> Option<&'a [u8]> {
     let out = buf.get_mut(..name.len())?;
     for (dst, src) in out.iter_mut().zip(name) {

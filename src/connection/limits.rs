@@ -134,16 +134,12 @@ impl IdleTimer {
 
     /// When the timer must fire next: the next stage, or the next sample of activity.
     fn deadline(&self) -> Option<Instant> {
-        let stage = if !self.released && !self.active {
-            Some(self.last_activity + RELEASE_AFTER)
+        if self.active {
+            Some(self.last_activity + SAMPLE)
         } else if !self.released {
-            None
+            Some(self.last_activity + RELEASE_AFTER)
         } else {
             self.timeout.map(|t| self.last_activity + t)
-        };
-        match (stage, self.active) {
-            (_, true) => Some(self.last_activity + SAMPLE),
-            (stage, false) => stage,
         }
     }
 
