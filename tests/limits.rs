@@ -92,6 +92,41 @@ fn the_embedded_store_refuses_an_oversized_request_the_same_way() {
     assert_eq!(client.call(&["EXISTS", "big"]), ":0\r\n");
 }
 
+/// A raised `max_request_bytes` is honoured past the 32 MiB the sidecar buffers before it stops
+/// reading a client: a request that large is read whole and served, not left waiting forever.
+fn a_request_larger_than_the_backpressure_bound_is_served(upstream: Option<&support::RedisServer>) {
+    let sidecar = sidecar_with_limits(upstream, "max_request_bytes = 67108864");
+    let mut client = sidecar.client();
+    client.set_read_timeout(Duration::from_secs(60));
+    let value = support::Rng(3).bytes(40 << 20);
+    assert_eq!(client.call_bytes(&[b"SET", b"big", &value]), "+OK\r\n");
+    assert_eq!(
+        client.call(&["STRLEN", "big"]),
+        format!(":{}\r\n", value.len())
+    );
+    let got = client.call(&["GET", "big"]);
+    let header = format!("${}\r\n", value.len());
+    assert!(got.starts_with(header.as_bytes()));
+    assert_eq!(&got[header.len()..got.len() - 2], &value[..]);
+    if let Some(redis) = upstream {
+        assert_eq!(
+            redis.client().call(&["STRLEN", "big"]),
+            format!(":{}\r\n", value.len())
+        );
+    }
+}
+
+#[test]
+fn embedded_serves_a_request_larger_than_the_backpressure_bound() {
+    a_request_larger_than_the_backpressure_bound_is_served(None);
+}
+
+#[test]
+fn forwarding_serves_a_request_larger_than_the_backpressure_bound() {
+    let redis = support::RedisServer::start();
+    a_request_larger_than_the_backpressure_bound_is_served(Some(&redis));
+}
+
 /// Starts a sidecar with `[limits] toml`, embedded or in front of a real redis-server.
 fn sidecar_with_limits(upstream: Option<&support::RedisServer>, toml: &str) -> Sidecar {
     let file = support::temp_dir().join("sidecar.toml");

@@ -9,7 +9,7 @@
 //!
 //! Replies are written without waiting for the client to read them: what the socket does not
 //! take stays in `wbuf` and is written as the client reads, while the client is not read past
-//! [`BACKPRESSURE_BYTES`], and a subscriber is disconnected past its output limit.
+//! [`BACKPRESSURE_BYTES`](super::BACKPRESSURE_BYTES), and a subscriber is disconnected past its output limit.
 
 use std::collections::VecDeque;
 
@@ -22,8 +22,8 @@ use super::gate::{self, Gate};
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_reply, transaction_plan, Tracked};
 use super::{
-    parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared, Signal,
-    Signals, BACKPRESSURE_BYTES,
+    may_read, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Request, Shared,
+    Signal, Signals,
 };
 use crate::command::Command;
 use crate::failover::Failover;
@@ -89,7 +89,7 @@ pub(super) async fn serve(
     let exit = 'conn: loop {
         if !unparsed {
             let (mut reader, mut writer) = socket.split();
-            let read_more = rbuf.len() + wbuf.len() < BACKPRESSURE_BYTES;
+            let read_more = may_read(rbuf.len(), wbuf.len(), &shared.limits);
             tokio::select! {
                 biased;
                 signal = signals.next() => if signal == Signal::Shutdown {
@@ -206,7 +206,7 @@ pub(super) async fn serve(
                                 // Watch the socket: a client that leaves un-parks its command.
                                 // Through the same gate: a read polled with another waker
                                 // would leave the gate waiting for a wake that never comes.
-                                read = gate::through(&mut read_gate, read_lazily(socket, &mut rbuf)), if rbuf.len() < BACKPRESSURE_BYTES => match read {
+                                read = gate::through(&mut read_gate, read_lazily(socket, &mut rbuf)), if may_read(rbuf.len(), 0, &shared.limits) => match read {
                                     Ok(0) | Err(_) => break 'conn Exit::Closed,
                                     Ok(n) => {
                                         crate::metrics::received(n);

@@ -23,8 +23,8 @@ use super::gate::{self, Gate};
 use super::limits::{Idle, IdleTimer, OutputWatch};
 use super::track::{finish_frame, push_frame, Tracked};
 use super::{
-    admit, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Shared, Signal, Signals,
-    BACKPRESSURE_BYTES, READ_CHUNK,
+    admit, may_read, parse_batch, read_lazily, release, shrink_if_idle, Carry, Exit, Shared,
+    Signal, Signals, BACKPRESSURE_BYTES, READ_CHUNK,
 };
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
@@ -193,8 +193,9 @@ pub(super) async fn serve(
         if d.closing && !in_flight && d.deferred.is_empty() && d.out.is_empty() {
             break Exit::Closed;
         }
-        let read_client =
-            !d.closing && d.deferred.is_empty() && rbuf.len() + d.out.len() < BACKPRESSURE_BYTES;
+        let read_client = !d.closing
+            && d.deferred.is_empty()
+            && may_read(rbuf.len(), d.out.len(), &shared.limits);
         // Exempt from the idle timeout: a client owed replies (a blocking command included),
         // or holding a subscription or MONITOR.
         let busy = in_flight

@@ -62,6 +62,15 @@ const READ_CHUNK: usize = 16 * 1024;
 /// While this much is buffered for a client (unsent replies, unparsed requests), stop reading it.
 const BACKPRESSURE_BYTES: usize = 32 * 1024 * 1024;
 
+/// Whether a client may be read, with `unparsed` bytes of its input and `unsent` bytes of its
+/// replies buffered: both under [`BACKPRESSURE_BYTES`], except that input may grow to
+/// `max_request_bytes` (and a read more), because one request larger than the backpressure
+/// bound can only be served once it has been read whole.
+fn may_read(unparsed: usize, unsent: usize, limits: &Limits) -> bool {
+    unsent < BACKPRESSURE_BYTES
+        && unparsed < BACKPRESSURE_BYTES.max(limits.max_request_bytes + READ_CHUNK)
+}
+
 /// What a client takes along when it moves between the upstream and the fallback store.
 #[derive(Default)]
 pub struct Carry {
