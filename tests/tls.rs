@@ -317,3 +317,56 @@ fn a_reload_trusts_a_rotated_ca_file() {
     let log = stop_and_read_log(&mut child.0);
     assert!(log.contains("configuration reloaded"), "{log}");
 }
+
+/// Values far larger than the sockets' buffers cross a TLS upstream both ways, pooled and on a
+/// dedicated connection, also when the upstream stops reading for a second meanwhile (so the
+/// sidecar's writes to it fill the socket and wait).
+#[test]
+fn large_values_cross_a_tls_upstream_both_ways() {
+    let pki = Pki::new("large", &["localhost"]);
+    let tls_port = support::free_port();
+    let mut flags = tls_flags(&pki, tls_port);
+    flags.extend(["--enable-debug-command".into(), "yes".into()]);
+    let redis = RedisServer::start_with(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let sidecar = Sidecar::with_config(
+        &format!("rediss://default:secret@localhost:{tls_port}"),
+        &format!(
+            "[upstream]\nca_file = {:?}\n[limits]\nmax_request_bytes = 67108864\n",
+            pki.path("ca.pem")
+        ),
+    );
+    let value = support::Rng(7).bytes(48 << 20);
+    let mut c = sidecar.client();
+    c.set_read_timeout(Duration::from_secs(30));
+    for key in ["tls:large:pooled", "tls:large:pinned"] {
+        if key.ends_with("pinned") {
+            assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+        }
+        // The upstream stops reading for a while, so the sidecar's writes fill the socket.
+        let mut sleeper = redis.client();
+        sleeper.call(&["AUTH", "secret"]);
+        sleeper.send(&[b"DEBUG", b"SLEEP", b"1"]);
+        let set = c.call_bytes(&[b"SET", key.as_bytes(), &value]);
+        assert_eq!(sleeper.read_reply(), "+OK\r\n");
+        if key.ends_with("pinned") {
+            assert_eq!(set, "+QUEUED\r\n");
+            assert_eq!(c.call(&["EXEC"]), "*1\r\n+OK\r\n");
+        } else {
+            assert_eq!(set, "+OK\r\n");
+        }
+        let got = c.call(&["GET", key]);
+        let header = format!("${}\r\n", value.len());
+        assert!(
+            got.starts_with(header.as_bytes()),
+            "{key}: {:?}",
+            &got[..got.len().min(40)]
+        );
+        assert_eq!(&got[header.len()..got.len() - 2], &value[..], "{key}");
+        let mut direct = redis.client();
+        direct.call(&["AUTH", "secret"]);
+        assert_eq!(
+            direct.call(&["STRLEN", key]),
+            format!(":{}\r\n", value.len())
+        );
+    }
+}
