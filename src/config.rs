@@ -94,6 +94,7 @@ struct UpstreamSection {
     command_timeout_ms: Option<u64>,
     connections: Option<u64>,
     dedicated_connections: Option<u64>,
+    coalesce_below_rtt_us: Option<u64>,
     ca_file: Option<PathBuf>,
     tls_insecure_skip_verify: Option<bool>,
 }
@@ -129,6 +130,9 @@ pub struct Config {
     pub command_timeout: Duration,
     pub upstream_connections: usize,
     pub dedicated_connections: usize,
+    /// A pool connection's new commands wait for the replies it awaits while its smoothed round
+    /// trip is under this (zero: never); see `upstream::coalesce`.
+    pub coalesce_below_rtt: Duration,
     /// TLS settings for a `rediss://` upstream (built and checked at load).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub tls_insecure_skip_verify: bool,
@@ -172,6 +176,10 @@ pub struct ConfigError(pub Vec<String>);
 
 /// The default file, read when `--config` is not given and it exists.
 pub const DEFAULT_FILE: &str = "config/sidecar.toml";
+
+/// The largest `upstream.coalesce_below_rtt_us`: holding commands for longer than 100 ms would
+/// not be coalescing but stalling.
+const MAX_COALESCE_BELOW_RTT_US: u64 = 100_000;
 
 impl Config {
     /// Loads from the process environment.
@@ -282,6 +290,12 @@ impl Config {
             errors
                 .push("upstream.dedicated_connections: 0 is not allowed; use a number >= 1".into());
         }
+        let coalesce_below_rtt_us = file.upstream.coalesce_below_rtt_us.unwrap_or(250);
+        if coalesce_below_rtt_us > MAX_COALESCE_BELOW_RTT_US {
+            errors.push(format!(
+                "upstream.coalesce_below_rtt_us: {coalesce_below_rtt_us} is not allowed; use microseconds from 0 (never hold commands) to {MAX_COALESCE_BELOW_RTT_US}"
+            ));
+        }
         let insecure = file.upstream.tls_insecure_skip_verify.unwrap_or(false);
         let ca_file = cli.upstream_ca.clone().or(file.upstream.ca_file.clone());
         let tls = match &upstream {
@@ -366,6 +380,7 @@ impl Config {
             command_timeout: Duration::from_millis(command_timeout_ms),
             upstream_connections,
             dedicated_connections: dedicated_connections as usize,
+            coalesce_below_rtt: Duration::from_micros(coalesce_below_rtt_us),
             tls,
             tls_insecure_skip_verify: insecure,
             fallback: file.fallback.enabled.unwrap_or(true),
@@ -624,6 +639,26 @@ mod tests {
         assert_eq!(c.appendfsync, crate::failover::journal::Fsync::Always);
         let c = load(cli(), &[]).unwrap();
         assert_eq!((c.data_dir, c.appendonly), (PathBuf::from("/x"), true));
+        let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
+    fn coalescing_is_on_for_near_upstreams_by_default_and_bounded() {
+        assert_eq!(
+            load(Cli::default(), &[]).unwrap().coalesce_below_rtt,
+            Duration::from_micros(250)
+        );
+        let file = std::env::temp_dir().join(format!("coalesce-cfg-{}.toml", std::process::id()));
+        let cli = || Cli {
+            config: Some(file.clone()),
+            ..Cli::default()
+        };
+        std::fs::write(&file, "[upstream]\ncoalesce_below_rtt_us = 0\n").unwrap();
+        assert_eq!(load(cli(), &[]).unwrap().coalesce_below_rtt, Duration::ZERO);
+        std::fs::write(&file, "[upstream]\ncoalesce_below_rtt_us = 100001\n").unwrap();
+        assert!(load(cli(), &[]).unwrap_err().to_string().contains(
+            "upstream.coalesce_below_rtt_us: 100001 is not allowed; use microseconds from 0 (never hold commands) to 100000"
+        ));
         let _ = std::fs::remove_file(&file);
     }
 

@@ -67,6 +67,7 @@ impl Server {
                     command_timeout: config.command_timeout,
                     connections: config.upstream_connections,
                     dedicated: config.dedicated_connections,
+                    coalesce_below_rtt: config.coalesce_below_rtt,
                     tls: config.tls.clone().map(|t| Arc::new(TlsClient::new(t))),
                 };
                 Backend::Upstream(Arc::new(Upstream::start(upstream, failover)))

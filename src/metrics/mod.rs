@@ -45,6 +45,7 @@ struct Registry {
     accepted: Counter,
     refused: Counter,
     upstream_pool: Gauge,
+    upstream_writes: Counter,
     /// One counter per `[limits]` setting that acts on clients (exported from the start, at 0).
     limits: [(&'static str, Counter); 3],
 }
@@ -74,6 +75,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         sent: plain(&names::SENT_BYTES),
         accepted: plain(&names::CLIENTS_ACCEPTED),
         refused: plain(&names::CLIENTS_REFUSED),
+        upstream_writes: plain(&names::UPSTREAM_WRITES),
         limits: LIMITS.map(|limit| {
             let labels = vec![Label::from_static_parts("limit", limit)];
             let key = Key::from_parts(names::LIMITS_ENFORCED.name, labels);
@@ -181,6 +183,11 @@ pub fn limit_enforced(limit: &'static str) {
 /// Counts a client refused at accept (max_clients reached).
 pub fn client_refused() {
     REGISTRY.refused.increment(1);
+}
+
+/// Counts a write to a pool connection.
+pub fn upstream_wrote() {
+    REGISTRY.upstream_writes.increment(1);
 }
 
 /// An open pool connection to the upstream, counted while the guard lives.

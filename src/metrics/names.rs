@@ -50,6 +50,8 @@ defs! {
         "Times a [limits] setting acted, by limit (max_request_bytes: a request refused; idle_timeout: a client closed; output_buffer: a slow reader closed).";
     UPSTREAM_CONNECTIONS: Gauge, "redis_sidecar_upstream_connections",
         "Connections to the upstream open now, by kind (pool: shared and pipelined; dedicated: pinned to one client).";
+    UPSTREAM_WRITES: Counter, "redis_sidecar_upstream_writes_total",
+        "Writes to the upstream's shared pool connections (one system call each, or one write to the TLS stream); commands forwarded per write show how well clients' commands are batched.";
     UPSTREAM_UP: Gauge, "redis_sidecar_upstream_up",
         "1 when the upstream answers PING, 0 when it does not (absent with no upstream configured).";
     UPSTREAM_STATE: Gauge, "redis_sidecar_upstream_state",

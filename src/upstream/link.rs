@@ -80,6 +80,9 @@ pub struct UpstreamConfig {
     pub connections: usize,
     /// Most connections pinned to single clients (MULTI, blocking, pub/sub) at once.
     pub dedicated: usize,
+    /// Pool connections hold new commands for awaited replies while their round trip is under
+    /// this (see [`super::coalesce`]).
+    pub coalesce_below_rtt: Duration,
     /// The TLS client configuration, for `rediss://` upstreams (replaced by reloads).
     pub tls: Option<Arc<super::tls::TlsClient>>,
 }

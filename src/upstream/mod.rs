@@ -4,6 +4,7 @@
 //! with connection state pin the client to a dedicated connection ([`routing`]), whose replies
 //! [`pending`] matches to requests, pub/sub included.
 
+mod coalesce;
 pub mod link;
 pub mod pending;
 pub mod pool;

@@ -3,7 +3,9 @@
 //!
 //! Each pool connection is a task. Clients send it [`Job`]s (a batch of encoded commands and
 //! how many replies they owe); the task writes all jobs that are waiting with one write, so many
-//! clients' commands are coalesced, and hands the replies back as [`Segment`]s in FIFO order.
+//! clients' commands are coalesced, and hands the replies back as [`Segment`]s in FIFO order. For
+//! a near upstream, jobs arriving while a write's replies are awaited wait for them and go out
+//! together ([`Coalesce`]: Nagle's rule).
 //! Invariants: a client's jobs in flight are all on one pool connection, so they are answered in
 //! the order it sent them (a client picks a connection again only when it has none in flight,
 //! see [`Pool::pick`]); every job gets exactly `count` replies, real ones or errors.
@@ -17,6 +19,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::coalesce::Coalesce;
 use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
 use super::{UpstreamConfig, UpstreamError};
 use crate::failover::Health;
@@ -136,6 +139,8 @@ struct Conn {
     /// How far the incomplete reply at the start of `rbuf` has been scanned.
     scan: FrameScanner,
     wbuf: BytesMut,
+    /// When `wbuf` may go out.
+    coalesce: Coalesce,
     _counted: crate::metrics::UpstreamGuard,
 }
 
@@ -157,7 +162,8 @@ async fn run_conn(
         let (reading, writing) = match conn.as_mut() {
             Some(c) => (
                 Some((&mut c.reader, &mut c.rbuf)),
-                (!c.wbuf.is_empty()).then_some((&mut c.writer, &c.wbuf)),
+                (!c.wbuf.is_empty() && c.coalesce.may_write(fifo.len()))
+                    .then_some((&mut c.writer, &c.wbuf)),
             ),
             None => (None, None),
         };
@@ -166,19 +172,28 @@ async fn run_conn(
             biased;
             read = async move { let (r, buf) = reading.expect("guarded"); r.read_buf(buf).await }, if can_read => {
                 let c = conn.as_mut().expect("guarded");
+                let queued = fifo.len();
                 let outcome = match read {
                     Ok(0) => Err(UpstreamError::Closed),
                     Ok(_) => deliver(&mut c.rbuf, &mut c.scan, &mut fifo),
                     Err(e) => Err(UpstreamError::Io(e)),
                 };
                 last_progress = Instant::now();
-                if let Err(e) = outcome {
-                    lose(&mut conn, &mut fifo, &e, health.as_deref());
+                c.coalesce.answered(queued - fifo.len(), last_progress);
+                match outcome {
+                    // Commands held for these replies go out now.
+                    Ok(()) => write_now(c, fifo.len()),
+                    Err(e) => lose(&mut conn, &mut fifo, &e, health.as_deref()),
                 }
             }
             written = async move { let (w, buf) = writing.expect("guarded"); w.write(buf).await }, if can_write => {
                 match written {
-                    Ok(n) if n > 0 => conn.as_mut().expect("guarded").wbuf.advance(n),
+                    Ok(n) if n > 0 => {
+                        crate::metrics::upstream_wrote();
+                        let c = conn.as_mut().expect("guarded");
+                        c.wbuf.advance(n);
+                        c.coalesce.wrote(c.wbuf.is_empty(), fifo.len());
+                    }
                     Ok(_) => lose(&mut conn, &mut fifo, &UpstreamError::Closed, health.as_deref()),
                     Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e), health.as_deref()),
                 }
@@ -194,7 +209,7 @@ async fn run_conn(
                     accept(job, &mut conn, &mut down, &mut fifo, &config, protocol, health.as_deref()).await;
                 }
                 if let Some(c) = conn.as_mut() {
-                    write_now(c);
+                    write_now(c, fifo.len());
                 }
             }
             _ = &mut timeout, if !fifo.is_empty() => {
@@ -210,13 +225,18 @@ async fn run_conn(
     }
 }
 
-/// Writes what the socket takes at once, not after another turn of the loop; the rest (and any
-/// error) is left to the write branch, which waits with the task's own waker.
-fn write_now(c: &mut Conn) {
+/// Writes what the socket takes at once, not after another turn of the loop, if the write rule
+/// lets it go (`queue`: the connection's jobs); the rest (and any error) is left to the write
+/// branch, which waits with the task's own waker.
+fn write_now(c: &mut Conn, queue: usize) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    while !c.wbuf.is_empty() {
+    while !c.wbuf.is_empty() && c.coalesce.may_write(queue) {
         match std::pin::Pin::new(&mut c.writer).poll_write(&mut cx, &c.wbuf) {
-            std::task::Poll::Ready(Ok(n)) if n > 0 => c.wbuf.advance(n),
+            std::task::Poll::Ready(Ok(n)) if n > 0 => {
+                crate::metrics::upstream_wrote();
+                c.wbuf.advance(n);
+                c.coalesce.wrote(c.wbuf.is_empty(), queue);
+            }
             _ => break,
         }
     }
@@ -248,6 +268,7 @@ async fn accept(
                         rbuf: BytesMut::with_capacity(READ_CHUNK),
                         scan: FrameScanner::default(),
                         wbuf: BytesMut::with_capacity(READ_CHUNK),
+                        coalesce: Coalesce::new(config.coalesce_below_rtt),
                         _counted: crate::metrics::upstream_connected(),
                     });
                     tracing::debug!(upstream = %config.url, "pool connection established");
@@ -265,6 +286,7 @@ async fn accept(
     match conn {
         Some(c) => {
             c.wbuf.extend_from_slice(&job.data);
+            c.coalesce.queued();
             fifo.push_back(InFlight {
                 reply_to: job.reply_to,
                 remaining: job.count,
