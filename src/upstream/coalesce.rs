@@ -10,11 +10,15 @@
 //! network) fuller writes save more than the wait costs; for a far one (a hosted Redis in another
 //! zone) a whole extra round trip would be added, so its commands go at once.
 //!
-//! Invariants: commands are held only while an earlier write is awaited, so they go out at the
-//! latest when the reply completing that write arrives; a write once started is finished
+//! Invariants: commands are held only while an earlier write is awaited and they are under
+//! [`FULL_WRITE`], so they go out at the latest when the reply completing that write arrives; a write once started is finished
 //! whatever the rule says (commands queued meanwhile join it); nothing is reordered.
 
 use std::time::{Duration, Instant};
+
+/// Commands this large go out at once, awaited write or not (Nagle's "full segment"): Redis
+/// reads a client 16 KiB at a time, so a fuller write saves it no read.
+pub const FULL_WRITE: usize = 16 * 1024;
 
 /// The write rule and round-trip estimate of one pool connection.
 #[derive(Debug)]
@@ -23,6 +27,8 @@ pub struct Coalesce {
     bound: Duration,
     /// Jobs at the back of the connection's queue whose commands are still in the write buffer.
     unwritten: usize,
+    /// Their bytes.
+    unwritten_bytes: usize,
     /// Part of the write buffer has gone out; the rest follows whatever the rule says.
     started: bool,
     /// The write being sent was started with no earlier write awaited, so it can time a round trip.
@@ -39,6 +45,7 @@ impl Coalesce {
         Coalesce {
             bound,
             unwritten: 0,
+            unwritten_bytes: 0,
             started: false,
             clean: false,
             probe: None,
@@ -46,15 +53,19 @@ impl Coalesce {
         }
     }
 
-    /// A job's commands were appended to the write buffer.
-    pub fn queued(&mut self) {
+    /// A job's commands, `bytes` long, were appended to the write buffer.
+    pub fn queued(&mut self, bytes: usize) {
         self.unwritten += 1;
+        self.unwritten_bytes += bytes;
     }
 
     /// Whether the write buffer may go out now. `queue` is how many jobs the connection has
     /// (awaiting replies, or still in the write buffer).
     pub fn may_write(&self, queue: usize) -> bool {
-        self.started || queue == self.unwritten || !self.near()
+        self.started
+            || queue == self.unwritten
+            || self.unwritten_bytes >= FULL_WRITE
+            || !self.near()
     }
 
     /// Whether the upstream is near enough for commands to wait for an earlier write.
@@ -75,6 +86,7 @@ impl Coalesce {
             }
             self.started = false;
             self.unwritten = 0;
+            self.unwritten_bytes = 0;
         }
     }
 
@@ -112,7 +124,7 @@ mod tests {
     /// A connection whose round trip was measured as `rtt`, with nothing queued.
     fn measured(bound: Duration, rtt: Duration) -> Coalesce {
         let mut c = Coalesce::new(bound);
-        c.queued();
+        c.queued(30);
         c.wrote(true, 1);
         let (sent, _) = c.probe.expect("a clean write is a probe");
         c.answered(1, sent + rtt);
@@ -122,10 +134,10 @@ mod tests {
     #[test]
     fn writes_at_once_until_a_round_trip_is_known() {
         let mut c = Coalesce::new(BOUND);
-        c.queued();
+        c.queued(30);
         assert!(c.may_write(1));
         c.wrote(true, 1);
-        c.queued();
+        c.queued(30);
         assert!(c.may_write(2), "no round trip measured yet: no holding");
         assert_eq!(c.srtt(), None);
     }
@@ -133,17 +145,28 @@ mod tests {
     #[test]
     fn holds_while_a_near_upstreams_write_is_awaited() {
         let mut c = measured(BOUND, Duration::from_micros(100));
-        c.queued();
+        c.queued(30);
         assert!(
             c.may_write(1),
             "nothing awaited: the first write goes at once"
         );
         c.wrote(true, 1);
-        c.queued();
-        c.queued();
+        c.queued(30);
+        c.queued(30);
         assert!(!c.may_write(3), "one job awaited: the next two wait for it");
         c.answered(1, Instant::now());
         assert!(c.may_write(2), "its reply is in: both go out together");
+    }
+
+    #[test]
+    fn a_full_write_goes_at_once() {
+        let mut c = measured(BOUND, Duration::from_micros(100));
+        c.queued(30);
+        c.wrote(true, 1);
+        c.queued(FULL_WRITE - 1);
+        assert!(!c.may_write(2));
+        c.queued(1);
+        assert!(c.may_write(3), "16 KiB waiting: no reason to wait longer");
     }
 
     #[test]
@@ -153,9 +176,9 @@ mod tests {
             measured(Duration::ZERO, Duration::from_micros(10)),
         ] {
             let mut c = c;
-            c.queued();
+            c.queued(30);
             c.wrote(true, 1);
-            c.queued();
+            c.queued(30);
             assert!(c.may_write(2));
         }
     }
@@ -163,28 +186,28 @@ mod tests {
     #[test]
     fn a_started_write_is_finished_whatever_is_awaited() {
         let mut c = measured(BOUND, Duration::from_micros(100));
-        c.queued();
+        c.queued(30);
         c.wrote(true, 1);
-        c.queued();
+        c.queued(30);
         c.answered(1, Instant::now());
         c.wrote(false, 1);
-        c.queued();
+        c.queued(30);
         assert!(
             c.may_write(2),
             "a partial write continues, the new job joining it"
         );
         c.wrote(true, 2);
-        c.queued();
+        c.queued(30);
         assert!(!c.may_write(3), "once it is out, the next job waits for it");
     }
 
     #[test]
     fn only_writes_with_nothing_awaited_time_a_round_trip() {
         let mut c = Coalesce::new(Duration::ZERO);
-        c.queued();
+        c.queued(30);
         c.wrote(true, 1);
         let (first, _) = c.probe.expect("probe");
-        c.queued();
+        c.queued(30);
         c.wrote(true, 2);
         assert_eq!(c.probe, Some((first, 1)));
         c.answered(1, first + Duration::from_micros(80));
@@ -200,7 +223,7 @@ mod tests {
         let mut c = measured(BOUND, Duration::from_micros(800));
         assert!(!c.near());
         for _ in 0..20 {
-            c.queued();
+            c.queued(30);
             c.wrote(true, 1);
             let (sent, _) = c.probe.expect("probe");
             c.answered(1, sent + Duration::from_micros(100));

@@ -286,7 +286,7 @@ async fn accept(
     match conn {
         Some(c) => {
             c.wbuf.extend_from_slice(&job.data);
-            c.coalesce.queued();
+            c.coalesce.queued(job.data.len());
             fifo.push_back(InFlight {
                 reply_to: job.reply_to,
                 remaining: job.count,
