@@ -370,3 +370,62 @@ fn large_values_cross_a_tls_upstream_both_ways() {
         );
     }
 }
+
+/// Relays TCP to `upstream`, passing what the client sends in 16 KiB steps a millisecond apart
+/// (an upstream slower to read than the sidecar writes), and the replies at once.
+fn slow_reading_relay(upstream: u16) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            let (mut client_r, mut server_w) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+            });
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut chunk = vec![0u8; 16 * 1024];
+                while let Ok(n) = client_r.read(&mut chunk) {
+                    if n == 0 || server_w.write_all(&chunk[..n]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A value larger than the sockets' buffers reaches, over TLS, an upstream that reads slower
+/// than the sidecar writes: the writes wait for the socket, and the last TLS records still go
+/// out (tokio-rustls may keep records back when a write fills the socket), or the reply they
+/// ask for would never come.
+#[test]
+fn the_last_tls_records_reach_an_upstream_that_reads_slowly() {
+    let pki = Pki::new("slow", &["localhost"]);
+    let (redis, tls_port) = tls_redis(&pki);
+    let relay = slow_reading_relay(tls_port);
+    let sidecar = Sidecar::with_config(
+        &format!("rediss://default:secret@localhost:{relay}"),
+        &format!(
+            "[upstream]\nca_file = {:?}\ncommand_timeout_ms = 60000\n[limits]\nmax_request_bytes = 67108864\n",
+            pki.path("ca.pem")
+        ),
+    );
+    let mut c = sidecar.client();
+    c.set_read_timeout(Duration::from_secs(50));
+    let value = support::Rng(11).bytes(40 << 20);
+    assert_eq!(c.call_bytes(&[b"SET", b"tls:slow", &value]), "+OK\r\n");
+    let mut direct = redis.client();
+    direct.call(&["AUTH", "secret"]);
+    assert_eq!(
+        direct.call(&["STRLEN", "tls:slow"]),
+        format!(":{}\r\n", value.len())
+    );
+}
