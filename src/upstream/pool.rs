@@ -4,7 +4,7 @@
 //! Each pool connection is a task. Clients send it [`Job`]s (a batch of encoded commands and
 //! how many replies they owe); the task writes all jobs that are waiting with one write, so many
 //! clients' commands are coalesced, and hands the replies back as [`Segment`]s in FIFO order. For
-//! a near upstream, jobs arriving while a write's replies are awaited wait for them and go out
+//! a near upstream, jobs arriving while enough jobs' replies are awaited wait for them and go out
 //! together ([`Coalesce`]: Nagle's rule).
 //! Invariants: a client's jobs in flight are all on one pool connection, so they are answered in
 //! the order it sent them (a client picks a connection again only when it has none in flight,
