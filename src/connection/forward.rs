@@ -29,7 +29,7 @@ use super::{
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
 use crate::protocol::{frame_len, FrameScanner, Protocol, Reply, RequestParser};
-use crate::upstream::link::{Reader, Writer, MAX_REPLY_DEPTH};
+use crate::upstream::link::{flushed_at_once, write_or_flush, Reader, Writer, MAX_REPLY_DEPTH};
 use crate::upstream::pending::{Pending, Route};
 use crate::upstream::pool::{unavailable, Job, Segment};
 use crate::upstream::routing::{classify, Class};
@@ -55,6 +55,8 @@ struct Pinned {
     /// How far the incomplete reply at the start of `rbuf` has been scanned.
     scan: FrameScanner,
     wbuf: BytesMut,
+    /// The writer holds bytes it took but has not sent (see [`flushed_at_once`]).
+    unflushed: bool,
     pending: Pending,
     in_multi: bool,
     watching: bool,
@@ -212,7 +214,11 @@ pub(super) async fn serve(
         let (pin_read, pin_write) = match d.pinned.as_mut() {
             Some(p) => (
                 (d.out.len() < BACKPRESSURE_BYTES).then_some((&mut p.reader, &mut p.rbuf)),
-                (!p.wbuf.is_empty()).then_some((&mut p.writer, &p.wbuf)),
+                if !p.wbuf.is_empty() {
+                    Some((&mut p.writer, Some(&p.wbuf[..])))
+                } else {
+                    p.unflushed.then_some((&mut p.writer, None))
+                },
             ),
             None => (None, None),
         };
@@ -245,10 +251,17 @@ pub(super) async fn serve(
                     Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
             }
-            written = async move { let (w, buf) = pin_write.expect("guarded"); w.write(buf).await }, if pin_writes => {
+            written = async move { let (w, buf) = pin_write.expect("guarded"); write_or_flush(w, buf).await }, if pin_writes => {
                 match written {
-                    Ok(n) if n > 0 => d.pinned.as_mut().expect("guarded").wbuf.advance(n),
-                    Ok(_) => d.lose_pinned(&UpstreamError::Closed),
+                    Ok(Some(n)) if n > 0 => {
+                        let p = d.pinned.as_mut().expect("guarded");
+                        p.wbuf.advance(n);
+                        if p.wbuf.is_empty() {
+                            p.unflushed = !flushed_at_once(&mut p.writer);
+                        }
+                    }
+                    Ok(None) => d.pinned.as_mut().expect("guarded").unflushed = false,
+                    Ok(Some(_)) => d.lose_pinned(&UpstreamError::Closed),
                     Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
             }
@@ -512,6 +525,7 @@ impl Driver {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             scan: FrameScanner::default(),
             wbuf: BytesMut::with_capacity(READ_CHUNK),
+            unflushed: false,
             pending: Pending::default(),
             in_multi: false,
             watching: false,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::{replay, Failover, Mode};
@@ -63,7 +62,7 @@ async fn ping(link: &mut Option<Link>, config: &UpstreamConfig) -> Result<Durati
         }
         let l = link.as_mut().expect("connected");
         let started = Instant::now();
-        l.writer.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
+        l.send(b"*1\r\n$4\r\nPING\r\n").await?;
         let reply = read_frame(&mut l.reader, &mut BytesMut::new()).await?;
         if !reply.starts_with(b"+PONG") {
             return Err(UpstreamError::Handshake {

@@ -1,7 +1,6 @@
 //! Sends the journal to the upstream, in order and pipelined, acknowledging as it goes.
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
 
 use super::{Failover, Mode};
 use crate::protocol::Protocol;
@@ -54,7 +53,7 @@ pub async fn run(failover: &Failover, config: &UpstreamConfig) -> Result<u64, Up
                 cmd.encode(&mut out);
             }
         }
-        link.writer.write_all(&out).await?;
+        link.send(&out).await?;
         for (cmd, _) in &entries {
             let reply = read_frame(&mut link.reader, &mut buf).await?;
             if reply.first() == Some(&b'-') {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 use super::Response;
 use crate::connection::Backend;
@@ -28,7 +27,7 @@ pub async fn ping(config: &UpstreamConfig, timeout: Duration) -> Result<Duration
     let attempt = async {
         let mut link = Link::connect(config, Protocol::Resp2).await?;
         let started = Instant::now();
-        link.writer.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
+        link.send(b"*1\r\n$4\r\nPING\r\n").await?;
         let reply = read_frame(&mut link.reader, &mut BytesMut::new()).await?;
         if !reply.starts_with(b"+PONG") {
             return Err(UpstreamError::Handshake {

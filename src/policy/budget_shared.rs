@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{watch, Notify};
 
 use super::budget_window::{Exceeded, BUCKETS};
@@ -210,7 +209,7 @@ impl Leases {
             let l = link.as_mut().expect("connected");
             let mut out = BytesMut::new();
             encode_args(&args, &mut out);
-            l.writer.write_all(&out).await?;
+            l.send(&out).await?;
             read_frame(&mut l.reader, &mut BytesMut::new()).await
         })
         .await

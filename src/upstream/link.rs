@@ -93,7 +93,37 @@ pub struct Link {
     pub writer: Writer,
 }
 
+/// Writes `buf` (what the writer takes of it: `Some(n)`), or with no `buf` flushes (`None`).
+/// The one write future of the drivers that write to the upstream as the socket takes it.
+pub async fn write_or_flush(
+    writer: &mut Writer,
+    buf: Option<&[u8]>,
+) -> std::io::Result<Option<usize>> {
+    match buf {
+        Some(buf) => writer.write(buf).await.map(Some),
+        None => writer.flush().await.map(|()| None),
+    }
+}
+
+/// Flushes if it can without waiting; false when bytes the writer took are still unsent (a TLS
+/// stream keeps records back from a write that filled the socket), so the caller must flush
+/// with [`write_or_flush`] before it waits on replies to them.
+pub fn flushed_at_once(writer: &mut Writer) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    matches!(
+        std::pin::Pin::new(writer).poll_flush(&mut cx),
+        std::task::Poll::Ready(Ok(()))
+    )
+}
+
 impl Link {
+    /// Writes `bytes` and flushes: a TLS stream may keep records back from a write that filled
+    /// the socket, and the reply they ask for would then never come.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes).await?;
+        self.writer.flush().await
+    }
+
     /// Connects, then negotiates: `HELLO 3 [AUTH user pass]` for RESP3, `AUTH` for RESP2, and
     /// `SELECT` when the URL names a database; all within the connect timeout.
     pub async fn connect(
@@ -189,7 +219,7 @@ impl Link {
         for (_, args) in &steps {
             encode_args(args, &mut out);
         }
-        self.writer.write_all(&out).await?;
+        self.send(&out).await?;
         let mut buf = BytesMut::with_capacity(512);
         for (step, _) in steps {
             *stage = step;
@@ -213,5 +243,74 @@ pub async fn read_frame(reader: &mut Reader, buf: &mut BytesMut) -> Result<Bytes
         if reader.read_buf(buf).await? == 0 {
             return Err(UpstreamError::Closed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A writer like a TLS stream whose last write filled the socket: it takes every byte, but
+    /// sends what it took only on a flush, and the first flush has to wait.
+    #[derive(Default)]
+    struct KeepsBack {
+        kept: usize,
+        sent: usize,
+        flushes: usize,
+    }
+
+    impl AsyncWrite for KeepsBack {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.kept += buf.len();
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            if self.kept > 0 && self.flushes == 0 {
+                self.flushes += 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.sent += std::mem::take(&mut self.kept);
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_a_writer_keeps_back_are_flushed_before_anything_waits_on_them() {
+        let mut writer: Writer = Box::<KeepsBack>::default();
+        assert_eq!(
+            write_or_flush(&mut writer, Some(b"PING")).await.unwrap(),
+            Some(4)
+        );
+        assert!(!flushed_at_once(&mut writer), "the bytes were kept back");
+        assert_eq!(write_or_flush(&mut writer, None).await.unwrap(), None);
+        assert!(flushed_at_once(&mut writer), "the flush sent them");
+    }
+
+    #[tokio::test]
+    async fn a_plain_socket_is_flushed_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (_, writer) = stream.into_split();
+        let mut writer: Writer = Box::new(writer);
+        assert_eq!(
+            write_or_flush(&mut writer, Some(b"PING")).await.unwrap(),
+            Some(4)
+        );
+        assert!(flushed_at_once(&mut writer));
     }
 }

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
 use super::coalesce::Coalesce;
-use super::link::{Link, Reader, Writer, MAX_REPLY_DEPTH};
+use super::link::{flushed_at_once, write_or_flush, Link, Reader, Writer, MAX_REPLY_DEPTH};
 use super::{UpstreamConfig, UpstreamError};
 use crate::failover::Health;
 use crate::protocol::{FrameScanner, Protocol, Reply};
@@ -141,6 +141,8 @@ struct Conn {
     wbuf: BytesMut,
     /// When `wbuf` may go out.
     coalesce: Coalesce,
+    /// The writer holds bytes it took but has not sent (see [`flushed_at_once`]).
+    unflushed: bool,
     _counted: crate::metrics::UpstreamGuard,
 }
 
@@ -162,8 +164,11 @@ async fn run_conn(
         let (reading, writing) = match conn.as_mut() {
             Some(c) => (
                 Some((&mut c.reader, &mut c.rbuf)),
-                (!c.wbuf.is_empty() && c.coalesce.may_write(fifo.len()))
-                    .then_some((&mut c.writer, &c.wbuf)),
+                if !c.wbuf.is_empty() && c.coalesce.may_write(fifo.len()) {
+                    Some((&mut c.writer, Some(&c.wbuf[..])))
+                } else {
+                    c.unflushed.then_some((&mut c.writer, None))
+                },
             ),
             None => (None, None),
         };
@@ -186,15 +191,14 @@ async fn run_conn(
                     Err(e) => lose(&mut conn, &mut fifo, &e, health.as_deref()),
                 }
             }
-            written = async move { let (w, buf) = writing.expect("guarded"); w.write(buf).await }, if can_write => {
+            written = async move { let (w, buf) = writing.expect("guarded"); write_or_flush(w, buf).await }, if can_write => {
                 match written {
-                    Ok(n) if n > 0 => {
-                        crate::metrics::upstream_wrote();
+                    Ok(Some(n)) if n > 0 => {
                         let c = conn.as_mut().expect("guarded");
-                        c.wbuf.advance(n);
-                        c.coalesce.wrote(c.wbuf.is_empty(), fifo.len());
+                        wrote(c, n, fifo.len());
                     }
-                    Ok(_) => lose(&mut conn, &mut fifo, &UpstreamError::Closed, health.as_deref()),
+                    Ok(None) => conn.as_mut().expect("guarded").unflushed = false,
+                    Ok(Some(_)) => lose(&mut conn, &mut fifo, &UpstreamError::Closed, health.as_deref()),
                     Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e), health.as_deref()),
                 }
             }
@@ -232,13 +236,19 @@ fn write_now(c: &mut Conn, queue: usize) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     while !c.wbuf.is_empty() && c.coalesce.may_write(queue) {
         match std::pin::Pin::new(&mut c.writer).poll_write(&mut cx, &c.wbuf) {
-            std::task::Poll::Ready(Ok(n)) if n > 0 => {
-                crate::metrics::upstream_wrote();
-                c.wbuf.advance(n);
-                c.coalesce.wrote(c.wbuf.is_empty(), queue);
-            }
+            std::task::Poll::Ready(Ok(n)) if n > 0 => wrote(c, n, queue),
             _ => break,
         }
+    }
+}
+
+/// `n` bytes of `wbuf` went out; once all have, what the writer kept back is flushed.
+fn wrote(c: &mut Conn, n: usize, queue: usize) {
+    crate::metrics::upstream_wrote();
+    c.wbuf.advance(n);
+    c.coalesce.wrote(c.wbuf.is_empty(), queue);
+    if c.wbuf.is_empty() {
+        c.unflushed = !flushed_at_once(&mut c.writer);
     }
 }
 
@@ -269,6 +279,7 @@ async fn accept(
                         scan: FrameScanner::default(),
                         wbuf: BytesMut::with_capacity(READ_CHUNK),
                         coalesce: Coalesce::new(config.coalesce_below_rtt),
+                        unflushed: false,
                         _counted: crate::metrics::upstream_connected(),
                     });
                     tracing::debug!(upstream = %config.url, "pool connection established");
