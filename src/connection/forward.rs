@@ -29,7 +29,7 @@ use super::{
 use crate::command::Command;
 use crate::policy::{Chain, PolicySession, Served};
 use crate::protocol::{frame_len, FrameScanner, Protocol, Reply, RequestParser};
-use crate::upstream::link::{flushed_at_once, write_or_flush, Reader, Writer, MAX_REPLY_DEPTH};
+use crate::upstream::link::{write_or_flush, Outgoing, Reader, Writer, MAX_REPLY_DEPTH};
 use crate::upstream::pending::{Pending, Route};
 use crate::upstream::pool::{unavailable, Job, Segment};
 use crate::upstream::routing::{classify, Class};
@@ -54,9 +54,7 @@ struct Pinned {
     rbuf: BytesMut,
     /// How far the incomplete reply at the start of `rbuf` has been scanned.
     scan: FrameScanner,
-    wbuf: BytesMut,
-    /// The writer holds bytes it took but has not sent (see [`flushed_at_once`]).
-    unflushed: bool,
+    out: Outgoing,
     pending: Pending,
     in_multi: bool,
     watching: bool,
@@ -214,11 +212,7 @@ pub(super) async fn serve(
         let (pin_read, pin_write) = match d.pinned.as_mut() {
             Some(p) => (
                 (d.out.len() < BACKPRESSURE_BYTES).then_some((&mut p.reader, &mut p.rbuf)),
-                if !p.wbuf.is_empty() {
-                    Some((&mut p.writer, Some(&p.wbuf[..])))
-                } else {
-                    p.unflushed.then_some((&mut p.writer, None))
-                },
+                p.out.work(true).map(|work| (&mut p.writer, work)),
             ),
             None => (None, None),
         };
@@ -255,12 +249,9 @@ pub(super) async fn serve(
                 match written {
                     Ok(Some(n)) if n > 0 => {
                         let p = d.pinned.as_mut().expect("guarded");
-                        p.wbuf.advance(n);
-                        if p.wbuf.is_empty() {
-                            p.unflushed = !flushed_at_once(&mut p.writer);
-                        }
+                        p.out.wrote(n, &mut p.writer);
                     }
-                    Ok(None) => d.pinned.as_mut().expect("guarded").unflushed = false,
+                    Ok(None) => d.pinned.as_mut().expect("guarded").out.flushed(),
                     Ok(Some(_)) => d.lose_pinned(&UpstreamError::Closed),
                     Err(e) => d.lose_pinned(&UpstreamError::Io(e)),
                 }
@@ -524,8 +515,7 @@ impl Driver {
             writer: link.writer,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             scan: FrameScanner::default(),
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
-            unflushed: false,
+            out: Outgoing::with_capacity(READ_CHUNK),
             pending: Pending::default(),
             in_multi: false,
             watching: false,
@@ -572,7 +562,7 @@ impl Driver {
                 _ => {}
             }
         }
-        cmd.encode(&mut p.wbuf);
+        cmd.encode(&mut p.out.buf);
         p.pending.sent(cmd);
         if self.track {
             p.tracks.push_back(Tracked {

@@ -10,9 +10,10 @@
 //! network) fuller writes save more than the wait costs; for a far one (a hosted Redis in another
 //! zone) a whole extra round trip would be added, so its commands go at once.
 //!
-//! Invariants: commands are held only while an earlier write is awaited (by at least
-//! [`MIN_AWAITED`] jobs) and they are under [`FULL_WRITE`], so they go out at the latest when the reply completing that write arrives; a write once started is finished
-//! whatever the rule says (commands queued meanwhile join it); nothing is reordered.
+//! Invariants: commands are held only while the replies of at least [`MIN_AWAITED`] jobs are
+//! awaited and they are under [`FULL_WRITE`], so they go out at the latest once fewer are awaited;
+//! a write once started is finished whatever the rule says (commands queued meanwhile join it);
+//! nothing is reordered.
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -105,10 +105,53 @@ pub async fn write_or_flush(
     }
 }
 
-/// Flushes if it can without waiting; false when bytes the writer took are still unsent (a TLS
-/// stream keeps records back from a write that filled the socket), so the caller must flush
-/// with [`write_or_flush`] before it waits on replies to them.
-pub fn flushed_at_once(writer: &mut Writer) -> bool {
+/// What a driver has for one upstream connection: the bytes not yet written, and whether the
+/// writer still holds bytes it took but has not sent.
+///
+/// Invariant: once `buf` is drained, what the writer kept back is flushed before the connection
+/// goes quiet (a TLS stream keeps records back from a write that filled the socket, and the
+/// replies they ask for would never come).
+#[derive(Default)]
+pub struct Outgoing {
+    pub buf: BytesMut,
+    unflushed: bool,
+}
+
+impl Outgoing {
+    pub fn with_capacity(capacity: usize) -> Outgoing {
+        Outgoing {
+            buf: BytesMut::with_capacity(capacity),
+            unflushed: false,
+        }
+    }
+
+    /// The write branch's work, for [`write_or_flush`]: `Some(Some(bytes))` to write them (only
+    /// if `may_write`), `Some(None)` to flush, `None` for nothing.
+    pub fn work(&self, may_write: bool) -> Option<Option<&[u8]>> {
+        if !self.buf.is_empty() && may_write {
+            Some(Some(&self.buf[..]))
+        } else {
+            self.unflushed.then_some(None)
+        }
+    }
+
+    /// `n` bytes of `buf` went out through `writer`; once all have, it is flushed at once if it
+    /// can be, else the flush is left to the write branch.
+    pub fn wrote(&mut self, n: usize, writer: &mut Writer) {
+        self.buf.advance(n);
+        if self.buf.is_empty() {
+            self.unflushed = !flushed_at_once(writer);
+        }
+    }
+
+    /// The write branch's flush completed.
+    pub fn flushed(&mut self) {
+        self.unflushed = false;
+    }
+}
+
+/// Flushes if it can without waiting; false when bytes the writer took are still unsent.
+fn flushed_at_once(writer: &mut Writer) -> bool {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     matches!(
         std::pin::Pin::new(writer).poll_flush(&mut cx),

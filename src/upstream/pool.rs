@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
 use super::coalesce::Coalesce;
-use super::link::{flushed_at_once, write_or_flush, Link, Reader, Writer, MAX_REPLY_DEPTH};
+use super::link::{write_or_flush, Link, Outgoing, Reader, Writer, MAX_REPLY_DEPTH};
 use super::{UpstreamConfig, UpstreamError};
 use crate::failover::Health;
 use crate::protocol::{FrameScanner, Protocol, Reply};
@@ -138,11 +138,9 @@ struct Conn {
     rbuf: BytesMut,
     /// How far the incomplete reply at the start of `rbuf` has been scanned.
     scan: FrameScanner,
-    wbuf: BytesMut,
-    /// When `wbuf` may go out.
+    out: Outgoing,
+    /// When `out` may go out.
     coalesce: Coalesce,
-    /// The writer holds bytes it took but has not sent (see [`flushed_at_once`]).
-    unflushed: bool,
     _counted: crate::metrics::UpstreamGuard,
 }
 
@@ -164,11 +162,9 @@ async fn run_conn(
         let (reading, writing) = match conn.as_mut() {
             Some(c) => (
                 Some((&mut c.reader, &mut c.rbuf)),
-                if !c.wbuf.is_empty() && c.coalesce.may_write(fifo.len()) {
-                    Some((&mut c.writer, Some(&c.wbuf[..])))
-                } else {
-                    c.unflushed.then_some((&mut c.writer, None))
-                },
+                c.out
+                    .work(c.coalesce.may_write(fifo.len()))
+                    .map(|work| (&mut c.writer, work)),
             ),
             None => (None, None),
         };
@@ -197,7 +193,7 @@ async fn run_conn(
                         let c = conn.as_mut().expect("guarded");
                         wrote(c, n, fifo.len());
                     }
-                    Ok(None) => conn.as_mut().expect("guarded").unflushed = false,
+                    Ok(None) => conn.as_mut().expect("guarded").out.flushed(),
                     Ok(Some(_)) => lose(&mut conn, &mut fifo, &UpstreamError::Closed, health.as_deref()),
                     Err(e) => lose(&mut conn, &mut fifo, &UpstreamError::Io(e), health.as_deref()),
                 }
@@ -234,22 +230,19 @@ async fn run_conn(
 /// branch, which waits with the task's own waker.
 fn write_now(c: &mut Conn, queue: usize) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    while !c.wbuf.is_empty() && c.coalesce.may_write(queue) {
-        match std::pin::Pin::new(&mut c.writer).poll_write(&mut cx, &c.wbuf) {
+    while !c.out.buf.is_empty() && c.coalesce.may_write(queue) {
+        match std::pin::Pin::new(&mut c.writer).poll_write(&mut cx, &c.out.buf) {
             std::task::Poll::Ready(Ok(n)) if n > 0 => wrote(c, n, queue),
             _ => break,
         }
     }
 }
 
-/// `n` bytes of `wbuf` went out; once all have, what the writer kept back is flushed.
+/// `n` bytes of `out` went out.
 fn wrote(c: &mut Conn, n: usize, queue: usize) {
     crate::metrics::upstream_wrote();
-    c.wbuf.advance(n);
-    c.coalesce.wrote(c.wbuf.is_empty(), queue);
-    if c.wbuf.is_empty() {
-        c.unflushed = !flushed_at_once(&mut c.writer);
-    }
+    c.out.wrote(n, &mut c.writer);
+    c.coalesce.wrote(c.out.buf.is_empty(), queue);
 }
 
 async fn accept(
@@ -277,9 +270,8 @@ async fn accept(
                         writer: link.writer,
                         rbuf: BytesMut::with_capacity(READ_CHUNK),
                         scan: FrameScanner::default(),
-                        wbuf: BytesMut::with_capacity(READ_CHUNK),
+                        out: Outgoing::with_capacity(READ_CHUNK),
                         coalesce: Coalesce::new(config.coalesce_below_rtt),
-                        unflushed: false,
                         _counted: crate::metrics::upstream_connected(),
                     });
                     tracing::debug!(upstream = %config.url, "pool connection established");
@@ -296,7 +288,7 @@ async fn accept(
     }
     match conn {
         Some(c) => {
-            c.wbuf.extend_from_slice(&job.data);
+            c.out.buf.extend_from_slice(&job.data);
             c.coalesce.queued(job.data.len());
             fifo.push_back(InFlight {
                 reply_to: job.reply_to,
